@@ -1,0 +1,576 @@
+"""``Connection``: RFC 6455 framing for one side of one WebSocket connection.
+
+Rules of this module:
+- Bytes in, events out; events in, bytes out. No I/O, no clocks, no replies on
+  the caller's behalf: ``receive_data()`` only buffers, ``next_event()`` parses,
+  and every byte to write comes from ``send()``.
+- One event per ``next_event()`` call, and the state changes exactly when that
+  event is returned (through the table in ``_state.py``). So every valid event
+  that precedes a bad frame is returned before the error is raised.
+- A frame is judged from its header, before its payload is waited for: masking,
+  RSV bits, opcode, fragmentation and control-frame rules (1002), then the size
+  limits (1009). Memory held is bounded by the limits, whatever the peer sends.
+- Without extensions, data frames are consumed as their bytes arrive: text is
+  validated on the fly (fail-fast, 1007) and nothing is held twice. Extensions
+  transform whole frames, so with extensions a data frame is buffered whole first.
+- A ``RemoteProtocolError`` moves the connection to FAILED; a
+  ``LocalProtocolError`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+from ._codes import CloseCode, Opcode, Role, is_valid_close_code
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    BinaryMessage,
+    Close,
+    Event,
+    ExtensionMessage,
+    Ping,
+    Pong,
+    Signal,
+    TextMessage,
+)
+from ._frame import Frame, apply_mask, parse_header, serialize
+from ._state import TRANSITIONS, Input, State, next_state
+from ._utf8 import Utf8Decoder
+from .extensions._base import Extension, OpcodeKind
+
+__all__ = ["Connection"]
+
+_CONTINUATION = Opcode.CONTINUATION.value
+_TEXT = Opcode.TEXT.value
+_BINARY = Opcode.BINARY.value
+_CLOSE = Opcode.CLOSE.value
+_PING = Opcode.PING.value
+_PONG = Opcode.PONG.value
+_RECV_MESSAGE = Input.RECV_MESSAGE
+_OPEN = State.OPEN
+_LOCAL_CLOSING = State.LOCAL_CLOSING
+
+_MAX_CONTROL_PAYLOAD = 125  # section 5.5
+_MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
+
+_CONTROL_INPUTS = {
+    _CLOSE: Input.RECV_CLOSE,
+    _PING: Input.RECV_PING,
+    _PONG: Input.RECV_PONG,
+}
+
+
+class Connection:
+    """The sans-io WebSocket protocol, after the opening handshake.
+
+    Args:
+        role: ``Role.CLIENT`` masks what it sends and expects unmasked frames;
+            ``Role.SERVER`` the reverse (RFC 6455 section 5.1).
+        extensions: The negotiated extensions, in the order of the handshake's
+            answer. Their RSV bits and custom opcodes must not overlap.
+        max_message_size: Largest message, in bytes after decoding, and in
+            total over its fragments; None for no limit. Over it: 1009.
+        max_frame_size: Largest frame payload; None for no limit. Over it: 1009.
+        stream_messages: Deliver data as it arrives, as message pieces with
+            ``final=False`` and a last piece with ``final=True``, instead of one
+            event per whole message.
+        validate_utf8: With False, invalid UTF-8 in text and close reasons is
+            replaced by U+FFFD instead of failing the connection with 1007.
+        mask_key_source: Returns the 4-byte masking key of each frame a client
+            sends; for deterministic tests. The default draws from ``secrets``,
+            as section 10.3 requires.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        extensions: Iterable[Extension] = (),
+        max_message_size: int | None = 1 << 20,
+        max_frame_size: int | None = None,
+        stream_messages: bool = False,
+        validate_utf8: bool = True,
+        mask_key_source: Callable[[], bytes] | None = None,
+    ) -> None:
+        if not isinstance(role, Role):
+            raise TypeError(f"role must be a Role, not {role!r}")
+        for name, limit in (("max_message_size", max_message_size), ("max_frame_size", max_frame_size)):
+            if limit is not None and limit < 0:
+                raise ValueError(f"{name} must be None or at least 0, not {limit}")
+        self._role = role
+        self._extensions = tuple(extensions)
+        self._claimed_rsv, self._custom_opcodes = _claims(self._extensions)
+        self._valid_first_bytes = _valid_first_bytes(self._claimed_rsv, self._custom_opcodes)
+        for extension in self._extensions:
+            extension.bind(role)
+        self._max_message_size = max_message_size
+        self._max_frame_size = max_frame_size
+        self._stream = stream_messages
+        self._validate_utf8 = validate_utf8
+        self._utf8_errors = "strict" if validate_utf8 else "replace"
+        self._masked_in = role is Role.SERVER
+        self._new_mask: Callable[[], bytes] | None = None
+        if role is Role.CLIENT:
+            self._new_mask = mask_key_source or partial(secrets.token_bytes, 4)
+
+        self._state = State.OPEN
+        self._error: RemoteProtocolError | None = None
+        # Receiving.
+        self._buf = bytearray()
+        self._eof = False
+        # The data frame whose payload is arriving (fast path without extensions).
+        self._in_frame = False
+        self._frame_left = 0
+        self._frame_done = 0
+        self._frame_fin = False
+        self._frame_mask: bytes | None = None
+        # The message being received: its opcode (0: none), size so far, and,
+        # when delivered whole, its bytes.
+        self._msg_opcode = 0
+        self._msg_size = 0
+        self._msg_buf = bytearray()
+        self._msg_utf8: Utf8Decoder | None = None
+        # Sending: the opcode of the fragmented message we are sending (0: none).
+        self._send_opcode = 0
+
+    @property
+    def role(self) -> Role:
+        """Which side of the connection this is."""
+        return self._role
+
+    @property
+    def state(self) -> State:
+        """Where the connection stands; see ``State``."""
+        return self._state
+
+    @property
+    def extensions(self) -> tuple[Extension, ...]:
+        """The extensions in use: the very objects passed in."""
+        return self._extensions
+
+    def __repr__(self) -> str:
+        return f"<Connection {self._role.value} {self._state.value}>"
+
+    # ---------------------------------------------------------------- receiving
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes from the transport; ``b""`` means the transport ended.
+
+        Nothing is parsed here: call ``next_event()``. Bytes that arrive after
+        the peer's Close, or after a failure, are discarded.
+        """
+        if not data:
+            self._eof = True
+            return
+        if self._eof:
+            raise LocalProtocolError("receive_data() called after EOF")
+        if self._state is _OPEN or self._state is _LOCAL_CLOSING:
+            self._buf += data
+
+    def events(self) -> Iterator[Event]:
+        """Yield events until ``next_event()`` returns a ``Signal``."""
+        while True:
+            event = self.next_event()
+            if isinstance(event, Signal):
+                return
+            yield event
+
+    def next_event(self) -> Event | Signal:
+        """The next event, ``Signal.NEED_DATA`` or ``Signal.CLOSED``.
+
+        Raises ``RemoteProtocolError`` if the peer broke the protocol, and again on
+        every call until ``send(Close(err.close_code))``.
+        """
+        state = self._state
+        if state is _OPEN or state is _LOCAL_CLOSING:
+            try:
+                event = self._parse()
+            except RemoteProtocolError as exc:
+                self._fail(exc)
+                raise
+            if event is not None:
+                return event
+            if self._eof:
+                self._received(Input.RECV_EOF)
+                return Close(CloseCode.ABNORMAL_CLOSURE, "the transport ended before the close handshake")
+            return Signal.NEED_DATA
+        if state is State.FAILED:
+            assert self._error is not None
+            raise RemoteProtocolError(str(self._error), self._error.close_code)
+        return Signal.CLOSED
+
+    def _received(self, event: Input) -> None:
+        self._state = TRANSITIONS[self._state, event]
+
+    def _fail(self, exc: RemoteProtocolError) -> None:
+        self._error = exc
+        self._received(Input.RECV_ERROR)
+        self._release()
+
+    def _release(self) -> None:
+        """Forget everything received: nothing more will be parsed."""
+        self._buf = bytearray()
+        self._msg_buf = bytearray()
+        self._msg_utf8 = None
+
+    def _parse(self) -> Event | None:
+        """Parse until an event is complete; None if more bytes are needed."""
+        buf = self._buf
+        while True:
+            if self._in_frame:
+                event = self._consume_payload()
+                if event is not None or self._in_frame:
+                    return event
+                continue
+            header = parse_header(buf)
+            if header is None:
+                return None
+            first, header_size, length, mask = header
+            if first not in self._valid_first_bytes:
+                raise RemoteProtocolError(self._why_invalid(first))
+            if (mask is not None) is not self._masked_in:
+                raise RemoteProtocolError(
+                    "unmasked frame from the client" if self._masked_in else "masked frame from the server"
+                )
+            opcode = first & 0x0F
+            if opcode & 0x08:
+                if length > _MAX_CONTROL_PAYLOAD:
+                    raise RemoteProtocolError(f"control frame with a {length}-byte payload")
+                end = header_size + length
+                if len(buf) < end:
+                    return None
+                return self._control(first, buf[header_size:end], mask, end)
+
+            if opcode == _CONTINUATION:
+                if not self._msg_opcode:
+                    raise RemoteProtocolError("continuation frame without a message to continue")
+                used = self._msg_size
+            elif self._msg_opcode:
+                raise RemoteProtocolError("new data frame inside a fragmented message")
+            else:
+                used = 0
+            if self._max_frame_size is not None and length > self._max_frame_size:
+                raise RemoteProtocolError(
+                    f"{length}-byte frame exceeds the limit of {self._max_frame_size}", 1009
+                )
+            if self._max_message_size is not None and used + length > self._max_message_size:
+                raise RemoteProtocolError(
+                    f"message of at least {used + length} bytes exceeds the limit of "
+                    f"{self._max_message_size}",
+                    1009,
+                )
+            fin = bool(first & 0x80)
+            end = header_size + length
+
+            if self._extensions:
+                if len(buf) < end:
+                    return None
+                event = self._extension_data(first, buf[header_size:end], mask, end)
+            elif fin and opcode and len(buf) >= end:
+                # The common case: a whole message in one frame, already here.
+                payload: bytes | bytearray = buf[header_size:end]
+                del buf[:end]
+                if mask is not None:
+                    payload = apply_mask(payload, mask)
+                self._state = TRANSITIONS[self._state, _RECV_MESSAGE]
+                if opcode == _TEXT:
+                    try:
+                        return TextMessage(payload.decode("utf-8", self._utf8_errors))
+                    except UnicodeDecodeError as exc:
+                        raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
+                if opcode == _BINARY:
+                    return BinaryMessage(bytes(payload))
+                return ExtensionMessage(opcode, bytes(payload))
+            else:
+                del buf[:header_size]
+                if opcode:
+                    self._start_message(opcode)
+                self._msg_size = used + length
+                self._in_frame = True
+                self._frame_left = length
+                self._frame_done = 0
+                self._frame_fin = fin
+                self._frame_mask = mask
+                continue
+            if event is not None:
+                return event
+
+    def _why_invalid(self, first: int) -> str:
+        """Explain why no frame may start with the byte *first*."""
+        opcode = first & 0x0F
+        rsv = first & 0x70 & ~self._claimed_rsv
+        if rsv:
+            return f"RSV bits {rsv:#04x} set but no extension claims them"
+        if opcode & 0x08 and (opcode in (_CLOSE, _PING, _PONG) or opcode in self._custom_opcodes):
+            return f"fragmented control frame (opcode {opcode:#x})"
+        return f"reserved opcode {opcode:#x}"
+
+    def _start_message(self, opcode: int) -> None:
+        self._msg_opcode = opcode
+        self._msg_buf = bytearray()
+        if opcode == _TEXT and (self._stream or self._validate_utf8):
+            self._msg_utf8 = Utf8Decoder(self._validate_utf8)
+        else:
+            self._msg_utf8 = None
+
+    def _consume_payload(self) -> Event | None:
+        """Take what has arrived of the current data frame's payload."""
+        buf = self._buf
+        take = min(len(buf), self._frame_left)
+        if not take and self._frame_left:
+            return None
+        chunk = bytes(buf[:take])
+        del buf[:take]
+        if self._frame_mask is not None:
+            chunk = apply_mask(chunk, self._frame_mask, self._frame_done)
+        self._frame_done += take
+        self._frame_left -= take
+        if not self._frame_left:
+            self._in_frame = False
+        return self._deliver(chunk, not self._frame_left and self._frame_fin)
+
+    def _deliver(self, data: bytes, final: bool) -> Event | None:
+        """Add a piece of the current message; the event it completes, if any."""
+        opcode = self._msg_opcode
+        piece = ""
+        if self._msg_utf8 is not None:
+            piece = self._msg_utf8.decode(data, final)
+        if self._stream:
+            if final:
+                self._end_message()
+            elif not data:
+                return None
+            if opcode == _TEXT:
+                return None if not (piece or final) else TextMessage(piece, final)
+            if opcode == _BINARY:
+                return BinaryMessage(data, final)
+            return ExtensionMessage(opcode, data, final)
+        self._msg_buf += data
+        if not final:
+            return None
+        whole = self._msg_buf
+        self._end_message()
+        if opcode == _TEXT:
+            # Already validated piece by piece (or lenient): this cannot fail.
+            return TextMessage(whole.decode("utf-8", self._utf8_errors))
+        if opcode == _BINARY:
+            return BinaryMessage(bytes(whole))
+        return ExtensionMessage(opcode, bytes(whole))
+
+    def _end_message(self) -> None:
+        self._received(_RECV_MESSAGE)
+        self._msg_opcode = 0
+        self._msg_size = 0
+        self._msg_buf = bytearray()
+        self._msg_utf8 = None
+
+    def _decode(self, first: int, payload: bytes, mask: bytes | None) -> Frame:
+        """Unmask a whole frame and run it through the extensions' decoders."""
+        if mask is not None:
+            payload = apply_mask(payload, mask)
+        frame = Frame(first & 0x0F, payload, bool(first & 0x80), first & 0x70)
+        if self._extensions:
+            budget = None
+            if self._max_message_size is not None:
+                budget = self._max_message_size - (self._msg_size if frame.opcode == _CONTINUATION else 0)
+            for extension in reversed(self._extensions):
+                frame = extension.decode(frame, max_size=budget)
+            if frame.rsv:
+                raise RemoteProtocolError(f"RSV bits {frame.rsv:#04x} set but not consumed by any extension")
+        return frame
+
+    def _extension_data(self, first: int, payload: bytearray, mask: bytes | None, end: int) -> Event | None:
+        """A whole data frame, when extensions are in use."""
+        del self._buf[:end]
+        frame = self._decode(first, bytes(payload), mask)
+        size = len(frame.payload)
+        if frame.opcode:
+            self._start_message(frame.opcode)
+            self._msg_size = 0
+        self._msg_size += size
+        if self._max_message_size is not None and self._msg_size > self._max_message_size:
+            raise RemoteProtocolError(
+                f"message of at least {self._msg_size} bytes exceeds the limit of {self._max_message_size}",
+                1009,
+            )
+        return self._deliver(frame.payload, frame.fin)
+
+    def _control(self, first: int, payload: bytearray, mask: bytes | None, end: int) -> Event:
+        """A whole control frame."""
+        del self._buf[:end]
+        frame = self._decode(first, bytes(payload), mask)
+        opcode, data = frame.opcode, frame.payload
+        if opcode == _PING:
+            event: Event = Ping(data)
+        elif opcode == _PONG:
+            event = Pong(data)
+        elif opcode == _CLOSE:
+            event = self._parse_close(data)
+        else:
+            self._received(Input.RECV_CONTROL)
+            return ExtensionMessage(opcode, data)
+        self._received(_CONTROL_INPUTS[opcode])
+        if opcode == _CLOSE:
+            # Nothing after the peer's Close is parsed (section 5.5.1).
+            self._release()
+        return event
+
+    def _parse_close(self, payload: bytes) -> Close:
+        """Section 5.5.1: an optional 2-byte code, then an optional UTF-8 reason."""
+        if not payload:
+            return Close(CloseCode.NO_STATUS_RCVD)
+        if len(payload) == 1:
+            raise RemoteProtocolError("close frame with a 1-byte payload")
+        code = int.from_bytes(payload[:2], "big")
+        if not is_valid_close_code(code):
+            raise RemoteProtocolError(f"close code {code} may not be sent")
+        try:
+            reason = payload[2:].decode("utf-8", self._utf8_errors)
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"invalid UTF-8 in close reason: {exc.reason}", 1007) from None
+        return Close(code, reason)
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, event: Event) -> bytes:
+        """The bytes that send *event*; write them to the transport.
+
+        Raises ``LocalProtocolError`` (and changes nothing) if *event* may not be
+        sent now, or is malformed.
+        """
+        if isinstance(event, TextMessage):
+            if not isinstance(event.data, str):
+                raise LocalProtocolError(f"TextMessage data must be str, not {type(event.data).__name__}")
+            try:
+                payload = event.data.encode()
+            except UnicodeEncodeError as exc:
+                raise LocalProtocolError(f"text cannot be encoded as UTF-8: {exc.reason}") from None
+            return self._send_data(_TEXT, payload, event.final)
+        if isinstance(event, BinaryMessage):
+            return self._send_data(_BINARY, _payload(event.data, "BinaryMessage"), event.final)
+        if isinstance(event, Ping):
+            return self._send_control(_PING, _payload(event.payload, "Ping"), Input.SEND_PING)
+        if isinstance(event, Pong):
+            return self._send_control(_PONG, _payload(event.payload, "Pong"), Input.SEND_PONG)
+        if isinstance(event, Close):
+            return self._send_control(_CLOSE, _close_payload(event), Input.SEND_CLOSE)
+        if isinstance(event, ExtensionMessage):
+            data = _payload(event.data, "ExtensionMessage")
+            kind = self._custom_opcodes.get(event.opcode)
+            if kind is OpcodeKind.DATA:
+                return self._send_data(event.opcode, data, event.final)
+            if kind is OpcodeKind.CONTROL:
+                if not event.final:
+                    raise LocalProtocolError("control frames cannot be fragmented")
+                return self._send_control(event.opcode, data, Input.SEND_CONTROL)
+            raise LocalProtocolError(
+                f"opcode {event.opcode!r} is not claimed by an extension of this connection"
+            )
+        raise LocalProtocolError(f"cannot send {event!r}")
+
+    def _transition(self, event: Input) -> State:
+        state = next_state(self._state, event)
+        if state is None:
+            raise LocalProtocolError(f"cannot {event.value.replace('-', ' ')} in state {self._state.name}")
+        return state
+
+    def _send_data(self, opcode: int, payload: bytes | bytearray | memoryview, final: bool) -> bytes:
+        state = self._transition(Input.SEND_MESSAGE)
+        if self._send_opcode and opcode != self._send_opcode:
+            raise LocalProtocolError(
+                f"cannot send opcode {opcode:#x} while a fragmented message "
+                f"(opcode {self._send_opcode:#x}) is in progress"
+            )
+        wire = self._frame(opcode if not self._send_opcode else _CONTINUATION, payload, final)
+        self._send_opcode = 0 if final else opcode
+        self._state = state
+        return wire
+
+    def _send_control(self, opcode: int, payload: bytes | bytearray | memoryview, event: Input) -> bytes:
+        state = self._transition(event)
+        if len(payload) > _MAX_CONTROL_PAYLOAD:
+            raise LocalProtocolError(f"control frame payload of {len(payload)} bytes (at most 125)")
+        wire = self._frame(opcode, payload, True)
+        self._state = state
+        return wire
+
+    def _frame(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> bytes:
+        first = opcode | (0x80 if fin else 0)
+        if self._extensions:
+            frame = Frame(opcode, bytes(payload), fin)
+            for extension in self._extensions:
+                frame = extension.encode(frame)
+            first = frame.opcode | frame.rsv | (0x80 if frame.fin else 0)
+            payload = frame.payload
+        if self._new_mask is None:
+            return serialize(first, payload, None)
+        key = self._new_mask()
+        if len(key) != 4:
+            raise LocalProtocolError(f"mask_key_source returned {len(key)} bytes, not 4")
+        return serialize(first, payload, key)
+
+
+def _payload(data: object, what: str) -> bytes | bytearray | memoryview:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise LocalProtocolError(f"{what} data must be bytes, not {type(data).__name__}")
+    return data
+
+
+def _close_payload(event: Close) -> bytes:
+    """Section 5.5.1 and 7.4: the payload of the Close frame *event* stands for."""
+    if event.code == CloseCode.NO_STATUS_RCVD:
+        if event.reason:
+            raise LocalProtocolError("a Close without a status code cannot carry a reason")
+        return b""
+    if not isinstance(event.code, int) or not is_valid_close_code(event.code):
+        raise LocalProtocolError(f"close code {event.code!r} may not be sent")
+    if not isinstance(event.reason, str):
+        raise LocalProtocolError(f"close reason must be str, not {type(event.reason).__name__}")
+    try:
+        reason = event.reason.encode()
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"close reason cannot be encoded as UTF-8: {exc.reason}") from None
+    if len(reason) > _MAX_CLOSE_REASON:
+        raise LocalProtocolError(f"close reason of {len(reason)} bytes (at most {_MAX_CLOSE_REASON})")
+    return event.code.to_bytes(2, "big") + reason
+
+
+def _claims(extensions: tuple[Extension, ...]) -> tuple[int, dict[int, OpcodeKind]]:
+    """The RSV bits and custom opcodes the extensions claim; ValueError on overlap."""
+    claimed_rsv = 0
+    opcodes: dict[int, OpcodeKind] = {}
+    for extension in extensions:
+        rsv = extension.rsv_mask
+        if rsv & ~0x70:
+            raise ValueError(f"{extension.name}: rsv_mask {rsv:#x} is not a subset of 0x70")
+        if rsv & claimed_rsv:
+            raise ValueError(f"{extension.name}: RSV bits {rsv & claimed_rsv:#04x} are already claimed")
+        claimed_rsv |= rsv
+        for opcode, kind in extension.opcodes.items():
+            allowed = range(0x3, 0x8) if kind is OpcodeKind.DATA else range(0xB, 0x10)
+            if opcode not in allowed:
+                raise ValueError(f"{extension.name}: {opcode!r} is not a reserved {kind.value} opcode")
+            if opcode in opcodes:
+                raise ValueError(f"{extension.name}: opcode {opcode:#x} is already claimed")
+            opcodes[opcode] = kind
+    return claimed_rsv, opcodes
+
+
+def _valid_first_bytes(claimed_rsv: int, opcodes: dict[int, OpcodeKind]) -> frozenset[int]:
+    """Every first header byte a frame may start with on this connection.
+
+    Section 5.2: RSV bits nobody claimed and opcodes nobody defined fail the
+    connection; section 5.5: control frames are never fragmented (FIN set).
+    """
+    valid = set()
+    for first in range(256):
+        opcode = first & 0x0F
+        if first & 0x70 & ~claimed_rsv:
+            continue
+        data = opcode in (_CONTINUATION, _TEXT, _BINARY) or opcodes.get(opcode) is OpcodeKind.DATA
+        control = opcode in (_CLOSE, _PING, _PONG) or opcodes.get(opcode) is OpcodeKind.CONTROL
+        if data or (control and first & 0x80):
+            valid.add(first)
+    return frozenset(valid)

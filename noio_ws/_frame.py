@@ -1,0 +1,106 @@
+"""Frame headers and masking (RFC 6455 section 5.2), nothing else.
+
+Rules of this module:
+- Pure functions over bytes. What a header *means* (opcodes, RSV bits, limits,
+  roles) is the connection's business; this module only decodes the length
+  field, and rejects the encodings section 5.2 forbids whatever they mean.
+- ``Frame`` is the unit extensions transform; the connection's fast path never
+  builds one.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ._errors import RemoteProtocolError
+
+__all__ = ["Frame", "apply_mask", "parse_header", "serialize"]
+
+_unpack_u16 = struct.Struct("!H").unpack_from
+_unpack_u64 = struct.Struct("!Q").unpack_from
+_pack_short = struct.Struct("!BB").pack
+_pack_u16 = struct.Struct("!BBH").pack
+_pack_u64 = struct.Struct("!BBQ").pack
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame after unmasking, as extensions see it.
+
+    ``rsv`` holds the RSV bits as they sit in the first header byte (0x40 is
+    RSV1, 0x20 RSV2, 0x10 RSV3).
+    """
+
+    opcode: int
+    payload: bytes
+    fin: bool = True
+    rsv: int = 0
+
+
+def parse_header(buf: bytes | bytearray) -> tuple[int, int, int, bytes | None] | None:
+    """Decode the header at the start of *buf*.
+
+    Returns ``(first_byte, header_size, payload_length, mask_key)``, where the
+    mask key is None for an unmasked frame, or None until the whole header has
+    arrived. Raises 1002 for a length that is not minimally encoded or whose
+    64-bit form has its most significant bit set (section 5.2: both MUST).
+    """
+    available = len(buf)
+    if available < 2:
+        return None
+    second = buf[1]
+    length = second & 0x7F
+    size = 2
+    if length == 126:
+        if available < 4:
+            return None
+        (length,) = _unpack_u16(buf, 2)
+        if length < 126:
+            raise RemoteProtocolError(f"length {length} sent in a 16-bit field")
+        size = 4
+    elif length == 127:
+        if available < 10:
+            return None
+        (length,) = _unpack_u64(buf, 2)
+        if length >> 63:
+            raise RemoteProtocolError("64-bit length with its most significant bit set")
+        if length < 0x10000:
+            raise RemoteProtocolError(f"length {length} sent in a 64-bit field")
+        size = 10
+    if not second & 0x80:
+        return buf[0], size, length, None
+    if available < size + 4:
+        return None
+    return buf[0], size + 4, length, bytes(buf[size : size + 4])
+
+
+def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0) -> bytes:
+    """XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.
+
+    Masking and unmasking are the same operation (section 5.3). One XOR of two
+    big integers runs in C at memory speed; a loop over bytes would not.
+    """
+    size = len(data)
+    if offset & 3:
+        key = key[offset & 3 :] + key[: offset & 3]
+    repeated = memoryview(key * ((size + 3) >> 2))[:size]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
+
+
+def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None) -> bytes:
+    """A whole frame: header, then the payload, masked with *mask_key* if given.
+
+    The length always takes its shortest form (section 5.2).
+    """
+    size = len(payload)
+    mask_bit = 0x80 if mask_key is not None else 0
+    if size < 126:
+        header = _pack_short(first_byte, mask_bit | size)
+    elif size < 0x10000:
+        header = _pack_u16(first_byte, mask_bit | 126, size)
+    else:
+        header = _pack_u64(first_byte, mask_bit | 127, size)
+    if mask_key is None:
+        return header + payload
+    return header + mask_key + apply_mask(payload, mask_key)

@@ -1,0 +1,5 @@
+"""The extension API: RSV bits, custom opcodes and negotiation, per connection."""
+
+from ._base import Extension, ExtensionFactory, Frame, OpcodeKind, Params
+
+__all__ = ["Extension", "ExtensionFactory", "Frame", "OpcodeKind", "Params"]

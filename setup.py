@@ -1,0 +1,39 @@
+"""Packaging for noio_ws. Metadata is static; the version lives in noio_ws/_version.py."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version: dict[str, str] = {}
+exec((here / "noio_ws" / "_version.py").read_text(), version)
+
+setup(
+    name="noio_ws",
+    version=version["__version__"],
+    description="A sans-io implementation of the WebSocket protocol (RFC 6455, RFC 7692)",
+    long_description=(here / "README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    packages=find_packages(include=["noio_ws", "noio_ws.*"]),
+    package_data={"noio_ws": ["py.typed"]},
+    python_requires=">=3.10",
+    install_requires=["h11>=0.16,<1"],
+    extras_require={
+        "tests": ["pytest>=8", "pytest-cov>=5", "hypothesis>=6.100"],
+        "lint": ["ruff>=0.6", "mypy>=1.10"],
+    },
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Developers",
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Topic :: Internet :: WWW/HTTP",
+        "Typing :: Typed",
+    ],
+)
