@@ -110,7 +110,7 @@ class Connection:
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
         self._utf8_errors = "strict" if validate_utf8 else "replace"
-        self._masked_in = role is Role.SERVER
+        self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask
         self._new_mask: Callable[[], bytes] | None = None
         if role is Role.CLIENT:
             self._new_mask = mask_key_source or partial(secrets.token_bytes, 4)
@@ -224,20 +224,24 @@ class Connection:
                 if event is not None or self._in_frame:
                     return event
                 continue
+            if len(buf) < 2:
+                return None
+            # Judge the frame by its first two bytes, before the rest arrives.
+            first = buf[0]
+            if first not in self._valid_first_bytes:
+                raise RemoteProtocolError(self._why_invalid(first))
+            if buf[1] & 0x80 != self._mask_bit:
+                raise RemoteProtocolError(
+                    "unmasked frame from the client" if self._mask_bit else "masked frame from the server"
+                )
+            opcode = first & 0x0F
+            if opcode & 0x08 and buf[1] & 0x7F > _MAX_CONTROL_PAYLOAD:
+                raise RemoteProtocolError("control frame with a payload over 125 bytes")
             header = parse_header(buf)
             if header is None:
                 return None
-            first, header_size, length, mask = header
-            if first not in self._valid_first_bytes:
-                raise RemoteProtocolError(self._why_invalid(first))
-            if (mask is not None) is not self._masked_in:
-                raise RemoteProtocolError(
-                    "unmasked frame from the client" if self._masked_in else "masked frame from the server"
-                )
-            opcode = first & 0x0F
+            header_size, length, mask = header
             if opcode & 0x08:
-                if length > _MAX_CONTROL_PAYLOAD:
-                    raise RemoteProtocolError(f"control frame with a {length}-byte payload")
                 end = header_size + length
                 if len(buf) < end:
                     return None
@@ -280,9 +284,8 @@ class Connection:
                         return TextMessage(payload.decode("utf-8", self._utf8_errors))
                     except UnicodeDecodeError as exc:
                         raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
-                if opcode == _BINARY:
-                    return BinaryMessage(bytes(payload))
-                return ExtensionMessage(opcode, bytes(payload))
+                # Custom opcodes need extensions, so this is binary.
+                return BinaryMessage(bytes(payload))
             else:
                 del buf[:header_size]
                 if opcode:

@@ -38,11 +38,11 @@ class Frame:
     rsv: int = 0
 
 
-def parse_header(buf: bytes | bytearray) -> tuple[int, int, int, bytes | None] | None:
-    """Decode the header at the start of *buf*.
+def parse_header(buf: bytes | bytearray) -> tuple[int, int, bytes | None] | None:
+    """Decode the length and mask key of the header at the start of *buf*.
 
-    Returns ``(first_byte, header_size, payload_length, mask_key)``, where the
-    mask key is None for an unmasked frame, or None until the whole header has
+    Returns ``(header_size, payload_length, mask_key)``, where the mask key is
+    None for an unmasked frame, or None until the whole header has
     arrived. Raises 1002 for a length that is not minimally encoded or whose
     64-bit form has its most significant bit set (section 5.2: both MUST).
     """
@@ -69,10 +69,10 @@ def parse_header(buf: bytes | bytearray) -> tuple[int, int, int, bytes | None] |
             raise RemoteProtocolError(f"length {length} sent in a 64-bit field")
         size = 10
     if not second & 0x80:
-        return buf[0], size, length, None
+        return size, length, None
     if available < size + 4:
         return None
-    return buf[0], size + 4, length, bytes(buf[size : size + 4])
+    return size + 4, length, bytes(buf[size : size + 4])
 
 
 def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0) -> bytes:

@@ -37,12 +37,18 @@ class OpcodeKind(enum.Enum):
 class Extension(Protocol):
     """A negotiated extension, bound to one connection."""
 
-    #: The registered name, e.g. ``"permessage-deflate"``.
-    name: str
-    #: The RSV bits this extension may find set on received frames (a subset of 0x70).
-    rsv_mask: int
-    #: The custom opcodes this extension owns, and what kind each is.
-    opcodes: Mapping[int, OpcodeKind]
+    # Read-only properties, so that plain class attributes satisfy them.
+    @property
+    def name(self) -> str:
+        """The registered name, e.g. ``"permessage-deflate"``."""
+
+    @property
+    def rsv_mask(self) -> int:
+        """The RSV bits this extension may find set on received frames (a subset of 0x70)."""
+
+    @property
+    def opcodes(self) -> Mapping[int, OpcodeKind]:
+        """The custom opcodes this extension owns, and what kind each is."""
 
     def bind(self, role: Role) -> None:
         """Called once by the connection, so the extension learns its side."""
@@ -61,7 +67,9 @@ class Extension(Protocol):
 class ExtensionFactory(Protocol):
     """Negotiates one extension in the opening handshake (RFC 6455 section 9.1)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The registered name of the extension it negotiates."""
 
     def offer(self) -> list[tuple[str, str | None]]:
         """Client side: the parameters to offer."""

@@ -1,0 +1,67 @@
+"""Header decoding, serialisation and masking, against the RFC 6455 examples and hypothesis."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from noio_ws import RemoteProtocolError
+from noio_ws._frame import apply_mask, parse_header, serialize
+
+
+def test_rfc_6455_section_5_7_examples() -> None:
+    # A single-frame unmasked text message, and the same masked.
+    assert serialize(0x81, b"Hello", None) == bytes.fromhex("810548656c6c6f")
+    masked = bytes.fromhex("818537fa213d7f9f4d5158")
+    assert serialize(0x81, b"Hello", bytes.fromhex("37fa213d")) == masked
+    assert parse_header(masked) == (6, 5, bytes.fromhex("37fa213d"))
+    assert apply_mask(masked[6:], masked[2:6]) == b"Hello"
+    # 256 bytes and 64 KiB binary messages in a single unmasked frame.
+    assert serialize(0x82, bytes(256), None)[:4] == bytes.fromhex("827e0100")
+    assert serialize(0x82, bytes(65536), None)[:10] == bytes.fromhex("827f0000000000010000")
+
+
+@pytest.mark.parametrize(
+    "wire", [b"", b"\x81", b"\x81\x7e", b"\x81\x7e\x00", b"\x81\x7f" + bytes(7), b"\x81\x85\x00\x00\x00"]
+)
+def test_incomplete_headers(wire: bytes) -> None:
+    assert parse_header(wire) is None
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\x82\x7e\x00\x7d",
+        b"\x82\x7f" + (0xFFFF).to_bytes(8, "big"),
+        b"\x82\x7f" + (1 << 63).to_bytes(8, "big"),
+    ],
+)
+def test_forbidden_lengths(wire: bytes) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        parse_header(wire)
+    assert info.value.close_code == 1002
+
+
+@given(
+    first=st.integers(0, 255),
+    payload=st.binary(max_size=70000),
+    key=st.none() | st.binary(min_size=4, max_size=4),
+)
+def test_serialize_then_parse(first: int, payload: bytes, key: bytes | None) -> None:
+    wire = serialize(first, payload, key)
+    header = parse_header(wire)
+    assert header is not None
+    size, length, mask = header
+    assert wire[0] == first
+    assert (length, mask) == (len(payload), key)
+    body = wire[size:]
+    assert (apply_mask(body, key) if key else body) == payload
+
+
+@given(data=st.binary(max_size=300), key=st.binary(min_size=4, max_size=4), cut=st.integers(0, 300))
+def test_masking_resumes_at_any_offset(data: bytes, key: bytes, cut: int) -> None:
+    expected = bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    cut = min(cut, len(data))
+    assert apply_mask(data, key) == expected
+    assert apply_mask(data[:cut], key) + apply_mask(data[cut:], key, cut) == expected

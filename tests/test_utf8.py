@@ -1,0 +1,110 @@
+"""The fail-fast incremental UTF-8 decoder, checked byte by byte against the grammar."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from noio_ws import RemoteProtocolError
+from noio_ws._utf8 import Utf8Decoder, _is_valid_prefix
+
+
+def first_invalid_byte(data: bytes) -> int | None:
+    """Where a perfect validator must fail: the index of the first impossible byte."""
+    for end in range(1, len(data) + 1):
+        head = data[:end]
+        try:
+            head.decode()
+            continue
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data" and _is_valid_prefix(head[exc.start :]):
+                continue
+            return end - 1
+    return None
+
+
+def fails_at(data: bytes) -> int | None:
+    """Where Utf8Decoder fails when fed byte by byte (always with 1007)."""
+    decoder = Utf8Decoder()
+    for index in range(len(data)):
+        try:
+            decoder.decode(data[index : index + 1], final=False)
+        except RemoteProtocolError as exc:
+            codes.append(exc.close_code)
+            return index
+    return None
+
+
+codes: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_code_is_always_1007() -> Iterator[None]:
+    yield
+    assert set(codes) <= {1007}
+    codes.clear()
+
+
+@pytest.mark.parametrize(
+    ("data", "index"),
+    [
+        (b"\xed\xa0\x80", 1),  # surrogate: CPython holds ED A0 back
+        (b"\xed\xbf\xbf", 1),
+        (b"\xf4\x90\x80\x80", 1),  # above U+10FFFF
+        (b"\xe0\x80\x80", 1),  # overlong
+        (b"\xf0\x80\x80\x80", 1),
+        (b"\xc0\xaf", 0),
+        (b"\xf5", 0),
+        (b"\x80", 0),
+        (b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited", 12),  # Autobahn 6.4.2-like
+        (b"\xe2\x82\xac", None),
+        (b"\xf0\x9f\x98\x80", None),
+    ],
+)
+def test_fails_at_the_first_impossible_byte(data: bytes, index: int | None) -> None:
+    assert fails_at(data) == index == first_invalid_byte(data)
+
+
+@given(st.binary(max_size=12))
+def test_matches_the_grammar_on_any_bytes(data: bytes) -> None:
+    assert fails_at(data) == first_invalid_byte(data)
+
+
+@given(st.text(max_size=50), st.lists(st.integers(0, 200), max_size=5))
+def test_never_splits_a_character(text: str, cuts: list[int]) -> None:
+    data = text.encode()
+    decoder = Utf8Decoder()
+    points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    pieces = [decoder.decode(data[a:b], final=b == len(data)) for a, b in itertools.pairwise(points)]
+    assert "".join(pieces) == text
+
+
+def test_truncated_end_fails_when_final() -> None:
+    decoder = Utf8Decoder()
+    assert decoder.decode(b"\xe2\x82", final=False) == ""
+    with pytest.raises(RemoteProtocolError):
+        decoder.decode(b"", final=True)
+
+
+def test_lenient_decoder_replaces() -> None:
+    decoder = Utf8Decoder(strict=False)
+    assert decoder.decode(b"a\xed\xa0", final=False) == "a"
+    assert decoder.decode(b"\x80b", final=True) == "\ufffd\ufffd\ufffdb"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "valid"),
+    [
+        (b"\xc0", False),
+        (b"\xf5", False),
+        (b"\xe0\xa0", True),
+        (b"\xf0\x90\x80", True),
+        (b"\xf0\x90\xc0", False),
+    ],
+)
+def test_prefix_grammar(prefix: bytes, valid: bool) -> None:
+    assert _is_valid_prefix(prefix) is valid
