@@ -32,6 +32,10 @@ __all__ = ["TRANSITIONS", "Input", "State", "next_state"]
 class State(enum.Enum):
     """Where a connection stands in the close handshake."""
 
+    # Members are singletons: hash by identity, in C, not by name in Python,
+    # since the table is consulted for every event.
+    __hash__ = object.__hash__
+
     OPEN = "open"
     LOCAL_CLOSING = "local-closing"
     REMOTE_CLOSING = "remote-closing"
@@ -41,6 +45,8 @@ class State(enum.Enum):
 
 class Input(enum.Enum):
     """What can happen to a connection: we send, or the peer sends."""
+
+    __hash__ = object.__hash__  # see State
 
     SEND_MESSAGE = "send-message"  # data frames, including custom data opcodes
     SEND_PING = "send-ping"
