@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import Any
 
 from ._codes import CloseCode, Opcode, Role, is_valid_close_code
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -30,6 +31,7 @@ from ._events import (
     Close,
     Event,
     ExtensionMessage,
+    Message,
     Ping,
     Pong,
     Signal,
@@ -51,6 +53,12 @@ _PONG = Opcode.PONG.value
 _RECV_MESSAGE = Input.RECV_MESSAGE
 _OPEN = State.OPEN
 _LOCAL_CLOSING = State.LOCAL_CLOSING
+
+# The hot path builds message events without the frozen dataclass __init__,
+# which pays one object.__setattr__ call per field.
+_new = object.__new__
+_set_data: Callable[[Message[Any], object], None] = vars(Message)["data"].__set__
+_set_final: Callable[[Message[Any], bool], None] = vars(Message)["final"].__set__
 
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
 _MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
@@ -224,23 +232,37 @@ class Connection:
                 if event is not None or self._in_frame:
                     return event
                 continue
-            if len(buf) < 2:
+            available = len(buf)
+            if available < 2:
                 return None
             # Judge the frame by its first two bytes, before the rest arrives.
             first = buf[0]
+            second = buf[1]
             if first not in self._valid_first_bytes:
                 raise RemoteProtocolError(self._why_invalid(first))
-            if buf[1] & 0x80 != self._mask_bit:
+            if second & 0x80 != self._mask_bit:
                 raise RemoteProtocolError(
                     "unmasked frame from the client" if self._mask_bit else "masked frame from the server"
                 )
             opcode = first & 0x0F
-            if opcode & 0x08 and buf[1] & 0x7F > _MAX_CONTROL_PAYLOAD:
+            length = second & 0x7F
+            if length < 126:
+                # Short header, inline: most frames take this path.
+                if second & 0x80:
+                    if available < 6:
+                        return None
+                    header_size = 6
+                    mask: bytes | None = bytes(buf[2:6])
+                else:
+                    header_size = 2
+                    mask = None
+            elif opcode & 0x08:
                 raise RemoteProtocolError("control frame with a payload over 125 bytes")
-            header = parse_header(buf)
-            if header is None:
-                return None
-            header_size, length, mask = header
+            else:
+                header = parse_header(buf)
+                if header is None:
+                    return None
+                header_size, length, mask = header
             if opcode & 0x08:
                 end = header_size + length
                 if len(buf) < end:
@@ -279,13 +301,18 @@ class Connection:
                 if mask is not None:
                     payload = apply_mask(payload, mask)
                 self._state = TRANSITIONS[self._state, _RECV_MESSAGE]
+                message: Message[Any]
                 if opcode == _TEXT:
+                    message = _new(TextMessage)
                     try:
-                        return TextMessage(payload.decode("utf-8", self._utf8_errors))
+                        _set_data(message, payload.decode("utf-8", self._utf8_errors))
                     except UnicodeDecodeError as exc:
                         raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
-                # Custom opcodes need extensions, so this is binary.
-                return BinaryMessage(bytes(payload))
+                else:  # custom opcodes need extensions, so this is binary
+                    message = _new(BinaryMessage)
+                    _set_data(message, bytes(payload))
+                _set_final(message, True)
+                return message
             else:
                 del buf[:header_size]
                 if opcode:

@@ -17,6 +17,7 @@ from ._errors import RemoteProtocolError
 
 __all__ = ["Frame", "apply_mask", "parse_header", "serialize"]
 
+_from_bytes = int.from_bytes
 _unpack_u16 = struct.Struct("!H").unpack_from
 _unpack_u64 = struct.Struct("!Q").unpack_from
 _pack_short = struct.Struct("!BB").pack
@@ -84,8 +85,9 @@ def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0
     size = len(data)
     if offset & 3:
         key = key[offset & 3 :] + key[: offset & 3]
-    repeated = memoryview(key * ((size + 3) >> 2))[:size]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")).to_bytes(size, "little")
+    return (_from_bytes(data, "little") ^ _from_bytes((key * ((size >> 2) + 1))[:size], "little")).to_bytes(
+        size, "little"
+    )
 
 
 def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None) -> bytes:
