@@ -114,6 +114,10 @@ class Connection:
         for extension in self._extensions:
             extension.bind(role)
         self._max_message_size = max_message_size
+        # What extensions decode may be a little larger on the wire than after
+        # decoding (deflate grows incompressible data by well under 1/2048 plus a
+        # few bytes); the decoded size is then held to the limit exactly.
+        self._allowance = ((max_message_size or 0) >> 11) + 64 if self._extensions else 0
         self._max_frame_size = max_frame_size
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
@@ -267,7 +271,7 @@ class Connection:
                 end = header_size + length
                 if len(buf) < end:
                     return None
-                return self._control(first, buf[header_size:end], mask, end)
+                return self._control(first, self._take(header_size, end, mask))
 
             if opcode == _CONTINUATION:
                 if not self._msg_opcode:
@@ -281,7 +285,10 @@ class Connection:
                 raise RemoteProtocolError(
                     f"{length}-byte frame exceeds the limit of {self._max_frame_size}", 1009
                 )
-            if self._max_message_size is not None and used + length > self._max_message_size:
+            if (
+                self._max_message_size is not None
+                and used + length > self._max_message_size + self._allowance
+            ):
                 raise RemoteProtocolError(
                     f"message of at least {used + length} bytes exceeds the limit of "
                     f"{self._max_message_size}",
@@ -293,7 +300,7 @@ class Connection:
             if self._extensions:
                 if len(buf) < end:
                     return None
-                event = self._extension_data(first, buf[header_size:end], mask, end)
+                event = self._extension_data(first, self._take(header_size, end, mask))
             elif fin and opcode and len(buf) >= end:
                 # The common case: a whole message in one frame, already here.
                 payload: bytes | bytearray = buf[header_size:end]
@@ -396,10 +403,17 @@ class Connection:
         self._msg_buf = bytearray()
         self._msg_utf8 = None
 
-    def _decode(self, first: int, payload: bytes, mask: bytes | None) -> Frame:
-        """Unmask a whole frame and run it through the extensions' decoders."""
-        if mask is not None:
-            payload = apply_mask(payload, mask)
+    def _take(self, header_size: int, end: int, mask: bytes | None) -> bytes:
+        """Remove a whole frame from the buffer; its payload, unmasked, copied once."""
+        with memoryview(self._buf) as view:
+            payload = (
+                bytes(view[header_size:end]) if mask is None else apply_mask(view[header_size:end], mask)
+            )
+        del self._buf[:end]
+        return payload
+
+    def _decode(self, first: int, payload: bytes) -> Frame:
+        """Run a whole frame through the extensions' decoders."""
         frame = Frame(first & 0x0F, payload, bool(first & 0x80), first & 0x70)
         if self._extensions:
             budget = None
@@ -411,10 +425,9 @@ class Connection:
                 raise RemoteProtocolError(f"RSV bits {frame.rsv:#04x} set but not consumed by any extension")
         return frame
 
-    def _extension_data(self, first: int, payload: bytearray, mask: bytes | None, end: int) -> Event | None:
+    def _extension_data(self, first: int, payload: bytes) -> Event | None:
         """A whole data frame, when extensions are in use."""
-        del self._buf[:end]
-        frame = self._decode(first, bytes(payload), mask)
+        frame = self._decode(first, payload)
         size = len(frame.payload)
         if frame.opcode:
             self._start_message(frame.opcode)
@@ -427,10 +440,9 @@ class Connection:
             )
         return self._deliver(frame.payload, frame.fin)
 
-    def _control(self, first: int, payload: bytearray, mask: bytes | None, end: int) -> Event:
+    def _control(self, first: int, payload: bytes) -> Event:
         """A whole control frame."""
-        del self._buf[:end]
-        frame = self._decode(first, bytes(payload), mask)
+        frame = self._decode(first, payload)
         opcode, data = frame.opcode, frame.payload
         if opcode == _PING:
             event: Event = Ping(data)
@@ -527,6 +539,13 @@ class Connection:
         return wire
 
     def _frame(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> bytes:
+        # Draw the mask first: once the encoders have run, their state (a
+        # compressor's window) has moved on, and a refusal would desynchronise it.
+        key = None
+        if self._new_mask is not None:
+            key = self._new_mask()
+            if len(key) != 4:
+                raise LocalProtocolError(f"mask_key_source returned {len(key)} bytes, not 4")
         first = opcode | (0x80 if fin else 0)
         if self._extensions:
             frame = Frame(opcode, bytes(payload), fin)
@@ -534,11 +553,6 @@ class Connection:
                 frame = extension.encode(frame)
             first = frame.opcode | frame.rsv | (0x80 if frame.fin else 0)
             payload = frame.payload
-        if self._new_mask is None:
-            return serialize(first, payload, None)
-        key = self._new_mask()
-        if len(key) != 4:
-            raise LocalProtocolError(f"mask_key_source returned {len(key)} bytes, not 4")
         return serialize(first, payload, key)
 
 

@@ -246,3 +246,17 @@ def test_remote_error_from_a_decoder_fails_the_connection() -> None:
     with pytest.raises(RemoteProtocolError):
         conn.next_event()
     assert conn.send(Close(1007)) == b"\x88\x02\x03\xef"
+
+
+def test_mask_key_is_checked_before_encoders_run() -> None:
+    calls: list[Frame] = []
+
+    class Counting(Reverse):
+        def encode(self, frame: Frame) -> Frame:
+            calls.append(frame)
+            return frame
+
+    conn = Connection(Role.CLIENT, extensions=[Counting()], mask_key_source=lambda: b"bad")
+    with pytest.raises(LocalProtocolError):
+        conn.send(TextMessage("x"))
+    assert calls == []

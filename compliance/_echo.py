@@ -1,0 +1,52 @@
+"""The part both testees share: echo every message over a blocking socket."""
+
+from __future__ import annotations
+
+import socket
+
+from noio_ws import (
+    BinaryMessage,
+    Close,
+    Connection,
+    Ping,
+    RemoteProtocolError,
+    Signal,
+    State,
+    TextMessage,
+)
+
+# The suite sends messages of up to 16 MiB (group 9); the limit must not be lower.
+MAX_MESSAGE_SIZE = 16 << 20
+READ_SIZE = 256 << 10
+
+
+def echo(sock: socket.socket, conn: Connection, keep: list[TextMessage | BinaryMessage] | None = None) -> None:
+    """Echo messages, answer pings and complete the close handshake.
+
+    With *keep*, messages are collected there instead of echoed. Returns when the
+    connection is closed or failed; the caller closes the socket.
+    """
+    while True:
+        out: list[bytes] = []
+        try:
+            for event in conn.events():
+                if isinstance(event, (TextMessage, BinaryMessage)):
+                    if keep is None:
+                        out.append(conn.send(event))
+                    else:
+                        keep.append(event)
+                elif isinstance(event, Ping):
+                    out.append(conn.send(event.response()))
+                elif isinstance(event, Close):
+                    if conn.state is State.REMOTE_CLOSING:
+                        out.append(conn.send(event.response()))
+            if out:
+                sock.sendall(b"".join(out))
+        except RemoteProtocolError as err:
+            # Echo what came before the bad frame, then fail the connection with
+            # the code the error carries (1002, 1007, ...).
+            sock.sendall(b"".join(out) + conn.send(Close(err.close_code)))
+            return
+        if conn.next_event() is Signal.CLOSED:
+            return
+        conn.receive_data(sock.recv(READ_SIZE))
