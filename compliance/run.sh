@@ -12,7 +12,17 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-harness=${AUTOBAHN_HARNESS:-$(cd "$repo/../shared/autobahn" 2>/dev/null && pwd)}
+harness=${AUTOBAHN_HARNESS:-}
+if [ -z "$harness" ]; then
+    # Beside the checkout on these machines; a fresh clone elsewhere falls back
+    # to the workplace copy.
+    for candidate in "$repo/../shared/autobahn" /work/shared/autobahn; do
+        if [ -f "$candidate/run.py" ]; then
+            harness=$(cd "$candidate" && pwd)
+            break
+        fi
+    done
+fi
 python=${PYTHON:-python3}
 if [ ! -f "$harness/run.py" ]; then
     echo "Autobahn harness not found; set AUTOBAHN_HARNESS" >&2

@@ -10,12 +10,13 @@ Rules of this module:
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 
 from ._errors import RemoteProtocolError
 
-__all__ = ["Frame", "apply_mask", "parse_header", "serialize"]
+__all__ = ["ACCELERATED", "Frame", "apply_mask", "apply_mask_python", "parse_header", "serialize"]
 
 _from_bytes = int.from_bytes
 _unpack_u16 = struct.Struct("!H").unpack_from
@@ -76,7 +77,7 @@ def parse_header(buf: bytes | bytearray) -> tuple[int, int, bytes | None] | None
     return size + 4, length, bytes(buf[size : size + 4])
 
 
-def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0) -> bytes:
+def apply_mask_python(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0, /) -> bytes:
     """XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.
 
     Masking and unmasking are the same operation (section 5.3). One XOR of two
@@ -88,6 +89,19 @@ def apply_mask(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0
     return (_from_bytes(data, "little") ^ _from_bytes((key * ((size >> 2) + 1))[:size], "little")).to_bytes(
         size, "little"
     )
+
+
+apply_mask = apply_mask_python
+#: Whether the optional C accelerator does the masking (see _speedups.c). It
+#: gives the same answers; NOIO_WS_PURE_PYTHON=1 turns it off, for testing.
+ACCELERATED = False
+if not os.environ.get("NOIO_WS_PURE_PYTHON"):
+    try:
+        from ._speedups import apply_mask
+    except ImportError:  # not built: no compiler, or an unusual platform
+        pass
+    else:
+        ACCELERATED = True
 
 
 def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None) -> bytes:

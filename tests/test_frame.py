@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from noio_ws import RemoteProtocolError
-from noio_ws._frame import apply_mask, parse_header, serialize
+from noio_ws._frame import apply_mask, apply_mask_python, parse_header, serialize
 
 
 def test_rfc_6455_section_5_7_examples() -> None:
@@ -65,3 +70,43 @@ def test_masking_resumes_at_any_offset(data: bytes, key: bytes, cut: int) -> Non
     cut = min(cut, len(data))
     assert apply_mask(data, key) == expected
     assert apply_mask(data[:cut], key) + apply_mask(data[cut:], key, cut) == expected
+
+
+c_apply_mask: Callable[..., bytes] | None
+try:
+    from noio_ws._speedups import apply_mask as c_apply_mask
+except ImportError:  # .ci/run checks that the accelerator is built
+    c_apply_mask = None
+
+
+@pytest.mark.skipif(c_apply_mask is None, reason="the C accelerator is not built")
+@given(data=st.binary(max_size=200), key=st.binary(min_size=4, max_size=4), offset=st.integers(0, 1000))
+def test_accelerator_matches_the_reference(data: bytes, key: bytes, offset: int) -> None:
+    assert c_apply_mask is not None
+    assert c_apply_mask(data, key, offset) == apply_mask_python(data, key, offset)
+    assert c_apply_mask(bytearray(data), key) == apply_mask_python(data, key)
+    assert c_apply_mask(memoryview(data), key) == apply_mask_python(data, key)
+
+
+@pytest.mark.skipif(c_apply_mask is None, reason="the C accelerator is not built")
+def test_accelerator_rejects_bad_arguments() -> None:
+    assert c_apply_mask is not None
+    big = bytes(range(256)) * 1024  # above the size where it releases the GIL
+    assert c_apply_mask(big, b"abcd", 3) == apply_mask_python(big, b"abcd", 3)
+    with pytest.raises(ValueError, match="4 bytes"):
+        c_apply_mask(b"x", b"abc")
+    with pytest.raises(TypeError):
+        c_apply_mask(b"x")
+    with pytest.raises(TypeError):
+        c_apply_mask("str", b"abcd")
+    with pytest.raises(TypeError):
+        c_apply_mask(b"x", "abcd")
+    with pytest.raises(TypeError):
+        c_apply_mask(b"x", b"abcd", "0")
+
+
+def test_pure_python_path_can_be_forced() -> None:
+    code = "import noio_ws._frame as f; print(f.ACCELERATED, f.apply_mask is f.apply_mask_python)"
+    env = {**os.environ, "NOIO_WS_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
