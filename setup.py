@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 here = Path(__file__).parent
 version: dict[str, str] = {}
@@ -17,10 +17,13 @@ setup(
     license="MIT",
     packages=find_packages(include=["noio_ws", "noio_ws.*"]),
     package_data={"noio_ws": ["py.typed"]},
+    # The accelerator is optional: without a compiler the build goes on, and the
+    # pure-Python path (the reference) is used.
+    ext_modules=[Extension("noio_ws._speedups", ["noio_ws/_speedups.c"], optional=True)],
     python_requires=">=3.10",
     install_requires=["h11>=0.16,<1"],
     extras_require={
-        "tests": ["pytest>=8", "pytest-cov>=5", "hypothesis>=6.100"],
+        "tests": ["pytest>=8", "pytest-cov>=5", "hypothesis>=6.100", "websockets>=15"],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
     },
     classifiers=[
