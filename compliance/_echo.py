@@ -20,7 +20,9 @@ MAX_MESSAGE_SIZE = 16 << 20
 READ_SIZE = 256 << 10
 
 
-def echo(sock: socket.socket, conn: Connection, keep: list[TextMessage | BinaryMessage] | None = None) -> None:
+def echo(
+    sock: socket.socket, conn: Connection, keep: list[TextMessage | BinaryMessage] | None = None
+) -> None:
     """Echo messages, answer pings and complete the close handshake.
 
     With *keep*, messages are collected there instead of echoed. Returns when the
@@ -35,11 +37,10 @@ def echo(sock: socket.socket, conn: Connection, keep: list[TextMessage | BinaryM
                         out.append(conn.send(event))
                     else:
                         keep.append(event)
-                elif isinstance(event, Ping):
+                elif isinstance(event, Ping) or (
+                    isinstance(event, Close) and conn.state is State.REMOTE_CLOSING
+                ):
                     out.append(conn.send(event.response()))
-                elif isinstance(event, Close):
-                    if conn.state is State.REMOTE_CLOSING:
-                        out.append(conn.send(event.response()))
             if out:
                 sock.sendall(b"".join(out))
         except RemoteProtocolError as err:

@@ -22,7 +22,8 @@ AGENT = os.environ.get("AUTOBAHN_AGENT", "noio_ws")
 
 
 def connect(target: str) -> tuple[socket.socket, Connection]:
-    assert URL.hostname is not None and URL.port is not None
+    assert URL.hostname is not None
+    assert URL.port is not None
     sock = socket.create_connection((URL.hostname, URL.port), timeout=60)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     handshake = ClientHandshake(

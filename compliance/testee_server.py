@@ -21,7 +21,9 @@ def serve(sock: socket.socket) -> None:
     with sock:
         sock.settimeout(120)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        handshake = ServerHandshake(extensions=[PerMessageDeflateFactory()], max_message_size=MAX_MESSAGE_SIZE)
+        handshake = ServerHandshake(
+            extensions=[PerMessageDeflateFactory()], max_message_size=MAX_MESSAGE_SIZE
+        )
         try:
             while handshake.receive_data(sock.recv(READ_SIZE)) is None:
                 pass

@@ -55,10 +55,14 @@ _OPEN = State.OPEN
 _LOCAL_CLOSING = State.LOCAL_CLOSING
 
 # The hot path builds message events without the frozen dataclass __init__,
-# which pays one object.__setattr__ call per field.
+# which pays one object.__setattr__ call per field: it sets the slots directly.
+# Each class's own descriptors: on 3.10, dataclass(slots=True) repeats the
+# inherited slots in every subclass.
 _new = object.__new__
-_set_data: Callable[[Message[Any], object], None] = vars(Message)["data"].__set__
-_set_final: Callable[[Message[Any], bool], None] = vars(Message)["final"].__set__
+_set_text_data: Callable[[Message[Any], str], None] = getattr(TextMessage, "data").__set__  # noqa: B009
+_set_text_final: Callable[[Message[Any], bool], None] = getattr(TextMessage, "final").__set__  # noqa: B009
+_set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage, "data").__set__  # noqa: B009
+_set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
 
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
 _MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
@@ -312,13 +316,14 @@ class Connection:
                 if opcode == _TEXT:
                     message = _new(TextMessage)
                     try:
-                        _set_data(message, payload.decode("utf-8", self._utf8_errors))
+                        _set_text_data(message, payload.decode("utf-8", self._utf8_errors))
                     except UnicodeDecodeError as exc:
                         raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
+                    _set_text_final(message, True)
                 else:  # custom opcodes need extensions, so this is binary
                     message = _new(BinaryMessage)
-                    _set_data(message, bytes(payload))
-                _set_final(message, True)
+                    _set_binary_data(message, bytes(payload))
+                    _set_binary_final(message, True)
                 return message
             else:
                 del buf[:header_size]
