@@ -64,7 +64,12 @@ _set_text_final: Callable[[Message[Any], bool], None] = getattr(TextMessage, "fi
 _set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage, "data").__set__  # noqa: B009
 _set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
 
+_NO_LIMIT = 1 << 64  # above any length a frame header can carry
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
+# RECV_MESSAGE's row of the table, for the hot path (one lookup, no tuple).
+_AFTER_RECV_MESSAGE = {
+    state: after for (state, event), after in TRANSITIONS.items() if event is Input.RECV_MESSAGE
+}
 _MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
 
 _CONTROL_INPUTS = {
@@ -121,7 +126,10 @@ class Connection:
         # What extensions decode may be a little larger on the wire than after
         # decoding (deflate grows incompressible data by well under 1/2048 plus a
         # few bytes); the decoded size is then held to the limit exactly.
-        self._allowance = ((max_message_size or 0) >> 11) + 64 if self._extensions else 0
+        allowance = (max_message_size >> 11) + 64 if self._extensions and max_message_size is not None else 0
+        # The limits as plain numbers, for one comparison each on the hot path.
+        self._frame_limit = _NO_LIMIT if max_frame_size is None else max_frame_size
+        self._message_limit = _NO_LIMIT if max_message_size is None else max_message_size + allowance
         self._max_frame_size = max_frame_size
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
@@ -141,7 +149,7 @@ class Connection:
         self._frame_left = 0
         self._frame_done = 0
         self._frame_fin = False
-        self._frame_mask: bytes | None = None
+        self._frame_mask: bytes | bytearray | None = None
         # The message being received: its opcode (0: none), size so far, and,
         # when delivered whole, its bytes.
         self._msg_opcode = 0
@@ -260,7 +268,7 @@ class Connection:
                     if available < 6:
                         return None
                     header_size = 6
-                    mask: bytes | None = bytes(buf[2:6])
+                    mask: bytes | bytearray | None = buf[2:6]
                 else:
                     header_size = 2
                     mask = None
@@ -285,33 +293,28 @@ class Connection:
                 raise RemoteProtocolError("new data frame inside a fragmented message")
             else:
                 used = 0
-            if self._max_frame_size is not None and length > self._max_frame_size:
+            if length > self._frame_limit:
                 raise RemoteProtocolError(
                     f"{length}-byte frame exceeds the limit of {self._max_frame_size}", 1009
                 )
-            if (
-                self._max_message_size is not None
-                and used + length > self._max_message_size + self._allowance
-            ):
+            if used + length > self._message_limit:
                 raise RemoteProtocolError(
-                    f"message of at least {used + length} bytes exceeds the limit of "
-                    f"{self._max_message_size}",
+                    f"message of at least {used + length} bytes exceeds the limit of {self._max_message_size}",
                     1009,
                 )
-            fin = bool(first & 0x80)
             end = header_size + length
 
             if self._extensions:
                 if len(buf) < end:
                     return None
                 event = self._extension_data(first, self._take(header_size, end, mask))
-            elif fin and opcode and len(buf) >= end:
+            elif first & 0x80 and opcode and len(buf) >= end:
                 # The common case: a whole message in one frame, already here.
                 payload: bytes | bytearray = buf[header_size:end]
                 del buf[:end]
                 if mask is not None:
                     payload = apply_mask(payload, mask)
-                self._state = TRANSITIONS[self._state, _RECV_MESSAGE]
+                self._state = _AFTER_RECV_MESSAGE[self._state]
                 message: Message[Any]
                 if opcode == _TEXT:
                     message = _new(TextMessage)
@@ -333,7 +336,7 @@ class Connection:
                 self._in_frame = True
                 self._frame_left = length
                 self._frame_done = 0
-                self._frame_fin = fin
+                self._frame_fin = bool(first & 0x80)
                 self._frame_mask = mask
                 continue
             if event is not None:
@@ -408,7 +411,7 @@ class Connection:
         self._msg_buf = bytearray()
         self._msg_utf8 = None
 
-    def _take(self, header_size: int, end: int, mask: bytes | None) -> bytes:
+    def _take(self, header_size: int, end: int, mask: bytes | bytearray | None) -> bytes:
         """Remove a whole frame from the buffer; its payload, unmasked, copied once."""
         with memoryview(self._buf) as view:
             payload = (

@@ -77,7 +77,9 @@ def parse_header(buf: bytes | bytearray) -> tuple[int, int, bytes | None] | None
     return size + 4, length, bytes(buf[size : size + 4])
 
 
-def apply_mask_python(data: bytes | bytearray | memoryview, key: bytes, offset: int = 0, /) -> bytes:
+def apply_mask_python(
+    data: bytes | bytearray | memoryview, key: bytes | bytearray, offset: int = 0, /
+) -> bytes:
     """XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.
 
     Masking and unmasking are the same operation (section 5.3). One XOR of two
