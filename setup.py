@@ -23,7 +23,14 @@ setup(
     python_requires=">=3.10",
     install_requires=["h11>=0.16,<1"],
     extras_require={
-        "tests": ["pytest>=8", "pytest-cov>=5", "hypothesis>=6.100", "websockets>=15"],
+        "tests": [
+            "pytest>=8",
+            "pytest-cov>=5",
+            "hypothesis>=6.100",
+            "websockets>=15",
+            "aiohttp>=3.9",
+            "trio>=0.25",
+        ],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
     },
     classifiers=[

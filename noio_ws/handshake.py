@@ -693,7 +693,11 @@ class ServerHandshake:
     def _respond(self, response: h11.Response, body: bytes) -> bytes:
         if self._over:
             raise LocalProtocolError("a response has already been sent")
-        # h11 lets a server answer even a request it could not parse.
-        wire = _send(self._h11, response, h11.Data(data=body), h11.EndOfMessage())
+        # h11 lets a server answer even a request it could not parse, but not a
+        # client that went away before sending anything.
+        try:
+            wire = _send(self._h11, response, h11.Data(data=body), h11.EndOfMessage())
+        except h11.LocalProtocolError as exc:
+            raise LocalProtocolError(f"cannot respond: {exc}") from None
         self._over = True
         return wire

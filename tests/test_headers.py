@@ -147,11 +147,18 @@ def test_is_token() -> None:
 
 
 def elapsed(call: Callable[[], object]) -> float:
-    """Seconds *call* takes; a HandshakeError is an acceptable outcome."""
-    start = time.perf_counter()
-    with contextlib.suppress(HandshakeError):
-        call()
-    return time.perf_counter() - start
+    """CPU seconds *call* takes, best of three; a HandshakeError is an acceptable outcome.
+
+    CPU time of this process, and the best of three runs, so that other work on
+    a busy machine does not count against the parser.
+    """
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        with contextlib.suppress(HandshakeError):
+            call()
+        best = min(best, time.process_time() - start)
+    return best
 
 
 @pytest.mark.parametrize(
