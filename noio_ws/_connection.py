@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
 from typing import Any
 
 from ._codes import CloseCode, Opcode, Role, is_valid_close_code
@@ -38,7 +37,7 @@ from ._events import (
     TextMessage,
 )
 from ._frame import Frame, apply_mask, parse_header, serialize
-from ._state import TRANSITIONS, Input, State, next_state
+from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder
 from .extensions._base import Extension, OpcodeKind
 
@@ -66,10 +65,16 @@ _set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage,
 
 _NO_LIMIT = 1 << 64  # above any length a frame header can carry
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
-# RECV_MESSAGE's row of the table, for the hot path (one lookup, no tuple).
-_AFTER_RECV_MESSAGE = {
-    state: after for (state, event), after in TRANSITIONS.items() if event is Input.RECV_MESSAGE
-}
+# The table by input, for the hot paths: one lookup by state, no tuple to build.
+_ROWS: dict[Input, dict[State, State]] = {event: {} for event in Input}
+for (_state, _event), _after in TRANSITIONS.items():
+    _ROWS[_event][_state] = _after
+_AFTER_RECV_MESSAGE = _ROWS[Input.RECV_MESSAGE]
+_AFTER_SEND_MESSAGE = _ROWS[Input.SEND_MESSAGE]
+# Client mask keys are drawn from ``secrets`` this many bytes at a time: one
+# system call per 64 frames (section 10.3 asks for a strong source, and this
+# is the same source).
+_MASK_POOL = 256
 _MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
 
 _CONTROL_INPUTS = {
@@ -135,9 +140,10 @@ class Connection:
         self._validate_utf8 = validate_utf8
         self._utf8_errors = "strict" if validate_utf8 else "replace"
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask
-        self._new_mask: Callable[[], bytes] | None = None
-        if role is Role.CLIENT:
-            self._new_mask = mask_key_source or partial(secrets.token_bytes, 4)
+        self._masking = role is Role.CLIENT
+        self._mask_key_source = mask_key_source
+        self._mask_pool = b""
+        self._mask_pos = 0
 
         self._state = State.OPEN
         self._error: RemoteProtocolError | None = None
@@ -521,13 +527,13 @@ class Connection:
         raise LocalProtocolError(f"cannot send {event!r}")
 
     def _transition(self, event: Input) -> State:
-        state = next_state(self._state, event)
+        state = _ROWS[event].get(self._state)
         if state is None:
             raise LocalProtocolError(f"cannot {event.value.replace('-', ' ')} in state {self._state.name}")
         return state
 
     def _send_data(self, opcode: int, payload: bytes | bytearray | memoryview, final: bool) -> bytes:
-        state = self._transition(Input.SEND_MESSAGE)
+        state = _AFTER_SEND_MESSAGE.get(self._state) or self._transition(Input.SEND_MESSAGE)
         if self._send_opcode and opcode != self._send_opcode:
             raise LocalProtocolError(
                 f"cannot send opcode {opcode:#x} while a fragmented message "
@@ -549,11 +555,7 @@ class Connection:
     def _frame(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> bytes:
         # Draw the mask first: once the encoders have run, their state (a
         # compressor's window) has moved on, and a refusal would desynchronise it.
-        key = None
-        if self._new_mask is not None:
-            key = self._new_mask()
-            if len(key) != 4:
-                raise LocalProtocolError(f"mask_key_source returned {len(key)} bytes, not 4")
+        key = self._mask_key() if self._masking else None
         first = opcode | (0x80 if fin else 0)
         if self._extensions:
             frame = Frame(opcode, bytes(payload), fin)
@@ -562,6 +564,19 @@ class Connection:
             first = frame.opcode | frame.rsv | (0x80 if frame.fin else 0)
             payload = frame.payload
         return serialize(first, payload, key)
+
+    def _mask_key(self) -> bytes:
+        if self._mask_key_source is not None:
+            key = self._mask_key_source()
+            if len(key) != 4:
+                raise LocalProtocolError(f"mask_key_source returned {len(key)} bytes, not 4")
+            return key
+        pos = self._mask_pos
+        if pos == len(self._mask_pool):
+            self._mask_pool = secrets.token_bytes(_MASK_POOL)
+            pos = 0
+        self._mask_pos = pos + 4
+        return self._mask_pool[pos : pos + 4]
 
 
 def _payload(data: object, what: str) -> bytes | bytearray | memoryview:
