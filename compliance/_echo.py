@@ -51,3 +51,19 @@ def echo(
         if conn.next_event() is Signal.CLOSED:
             return
         conn.receive_data(sock.recv(READ_SIZE))
+
+
+def linger(sock: socket.socket, seconds: float = 2.0) -> None:
+    """Close our side, then read until the peer closes too (or *seconds* pass).
+
+    Closing a socket that still has unread bytes makes the kernel send a reset,
+    and a reset can destroy our last frames (the echo, the Close) before the peer
+    reads them. So: half-close, drain, and only then close.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(seconds)
+        while sock.recv(READ_SIZE):
+            pass
+    except OSError:
+        pass

@@ -11,7 +11,7 @@ import socket
 import sys
 import urllib.parse
 
-from _echo import MAX_MESSAGE_SIZE, READ_SIZE, echo
+from _echo import MAX_MESSAGE_SIZE, READ_SIZE, echo, linger
 
 from noio_ws import BinaryMessage, Connection, TextMessage
 from noio_ws.extensions import PerMessageDeflateFactory
@@ -44,12 +44,7 @@ def run(target: str, keep: list[TextMessage | BinaryMessage] | None = None) -> N
     with sock:
         echo(sock, conn, keep)
         # The server closes TCP first (RFC 6455 section 7.1.1): give it a moment.
-        sock.settimeout(2)
-        try:
-            while sock.recv(READ_SIZE):
-                pass
-        except OSError:
-            pass
+        linger(sock)
 
 
 def main() -> None:

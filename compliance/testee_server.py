@@ -10,7 +10,7 @@ import os
 import socket
 import threading
 
-from _echo import MAX_MESSAGE_SIZE, READ_SIZE, echo
+from _echo import MAX_MESSAGE_SIZE, READ_SIZE, echo, linger
 
 from noio_ws import HandshakeError
 from noio_ws.extensions import PerMessageDeflateFactory
@@ -29,6 +29,7 @@ def serve(sock: socket.socket) -> None:
                 pass
         except HandshakeError as err:
             sock.sendall(handshake.reject_error(err))
+            linger(sock)
             return
         except OSError:
             return
@@ -37,7 +38,9 @@ def serve(sock: socket.socket) -> None:
             sock.sendall(wire)
             echo(sock, conn)
         except OSError:
-            pass
+            return
+        # RFC 6455 section 7.1.1: the server closes the TCP connection first.
+        linger(sock)
 
 
 def main() -> None:
