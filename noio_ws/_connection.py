@@ -20,6 +20,7 @@ Rules of this module:
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ _set_text_final: Callable[[Message[Any], bool], None] = getattr(TextMessage, "fi
 _set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage, "data").__set__  # noqa: B009
 _set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
 
+_BATCH = 64  # events parsed ahead at most: bounds what a batch holds
 _NO_LIMIT = 1 << 64  # above any length a frame header can carry
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
 # The table by input, for the hot paths: one lookup by state, no tuple to build.
@@ -147,6 +149,10 @@ class Connection:
 
         self._state = State.OPEN
         self._error: RemoteProtocolError | None = None
+        # Whole one-frame messages parsed ahead (see _batch); extensions
+        # transform frames, so with extensions every frame takes _parse.
+        self._ready: deque[Message[Any]] = deque()
+        self._batching = not self._extensions
         # Receiving.
         self._buf = bytearray()
         self._eof = False
@@ -213,6 +219,13 @@ class Connection:
         Raises ``RemoteProtocolError`` if the peer broke the protocol, and again on
         every call until ``send(Close(err.close_code))``.
         """
+        ready = self._ready
+        if not ready and self._batching and not self._in_frame and not self._msg_opcode:
+            self._batch()
+        if ready:
+            # Only whole data messages are batched, and only while receiving.
+            self._state = _AFTER_RECV_MESSAGE[self._state]
+            return ready.popleft()
         state = self._state
         if state is _OPEN or state is _LOCAL_CLOSING:
             try:
@@ -314,26 +327,6 @@ class Connection:
                 if len(buf) < end:
                     return None
                 event = self._extension_data(first, self._take(header_size, end, mask))
-            elif first & 0x80 and opcode and len(buf) >= end:
-                # The common case: a whole message in one frame, already here.
-                payload: bytes | bytearray = buf[header_size:end]
-                del buf[:end]
-                if mask is not None:
-                    payload = apply_mask(payload, mask)
-                self._state = _AFTER_RECV_MESSAGE[self._state]
-                message: Message[Any]
-                if opcode == _TEXT:
-                    message = _new(TextMessage)
-                    try:
-                        _set_text_data(message, payload.decode("utf-8", self._utf8_errors))
-                    except UnicodeDecodeError as exc:
-                        raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
-                    _set_text_final(message, True)
-                else:  # custom opcodes need extensions, so this is binary
-                    message = _new(BinaryMessage)
-                    _set_binary_data(message, bytes(payload))
-                    _set_binary_final(message, True)
-                return message
             else:
                 del buf[:header_size]
                 if opcode:
@@ -347,6 +340,64 @@ class Connection:
                 continue
             if event is not None:
                 return event
+
+    def _batch(self) -> None:
+        """Parse the whole one-frame text and binary messages at the head of the buffer.
+
+        The common case, in one tight loop: up to ``_BATCH`` events are queued,
+        and the bytes they came from are removed at once. Anything else (a
+        control frame, a fragment, an incomplete frame, and every frame that
+        breaks a rule, invalid UTF-8 included) stops the batch, and ``_parse``
+        deals with it after the queued events, so they come first.
+        """
+        buf = self._buf
+        size = len(buf)
+        ready = self._ready
+        mask_bit = self._mask_bit
+        limit = min(self._frame_limit, self._message_limit)
+        errors = self._utf8_errors
+        pos = 0
+        while size - pos >= 2 and len(ready) < _BATCH:
+            first = buf[pos]
+            if first not in (0x81, 0x82):  # FIN, no RSV, text or binary
+                break
+            second = buf[pos + 1]
+            length = second & 0x7F
+            if second & 0x80 != mask_bit or length == 127:
+                break
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = buf[start] << 8 | buf[start + 1]
+                start += 2
+                if length < 126:
+                    break
+            if length > limit:
+                break
+            if mask_bit:
+                start += 4
+            end = start + length
+            if end > size:
+                break
+            payload = apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else buf[start:end]
+            message: Message[Any]
+            if first == 0x81:
+                try:
+                    text = payload.decode("utf-8", errors)
+                except UnicodeDecodeError:
+                    break
+                message = _new(TextMessage)
+                _set_text_data(message, text)
+                _set_text_final(message, True)
+            else:
+                message = _new(BinaryMessage)
+                _set_binary_data(message, bytes(payload))
+                _set_binary_final(message, True)
+            ready.append(message)
+            pos = end
+        if pos:
+            del buf[:pos]
 
     def _why_invalid(self, first: int) -> str:
         """Explain why no frame may start with the byte *first*."""
@@ -385,10 +436,8 @@ class Connection:
     def _deliver(self, data: bytes, final: bool) -> Event | None:
         """Add a piece of the current message; the event it completes, if any."""
         opcode = self._msg_opcode
-        piece = ""
-        if self._msg_utf8 is not None:
-            piece = self._msg_utf8.decode(data, final)
         if self._stream:
+            piece = "" if self._msg_utf8 is None else self._msg_utf8.decode(data, final)
             if final:
                 self._end_message()
             elif not data:
@@ -398,14 +447,23 @@ class Connection:
             if opcode == _BINARY:
                 return BinaryMessage(data, final)
             return ExtensionMessage(opcode, data, final)
-        self._msg_buf += data
-        if not final:
-            return None
-        whole = self._msg_buf
-        self._end_message()
+        if final and not self._msg_buf:
+            # The whole message in one piece (a decoded frame, say): decode it once.
+            self._end_message()
+            whole: bytes | bytearray = data
+        else:
+            if self._msg_utf8 is not None:
+                self._msg_utf8.decode(data, final)  # fail fast, at the first bad byte
+            self._msg_buf += data
+            if not final:
+                return None
+            whole = self._msg_buf
+            self._end_message()
         if opcode == _TEXT:
-            # Already validated piece by piece (or lenient): this cannot fail.
-            return TextMessage(whole.decode("utf-8", self._utf8_errors))
+            try:
+                return TextMessage(whole.decode("utf-8", self._utf8_errors))
+            except UnicodeDecodeError as exc:
+                raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
         if opcode == _BINARY:
             return BinaryMessage(bytes(whole))
         return ExtensionMessage(opcode, bytes(whole))

@@ -432,3 +432,50 @@ def test_data_still_arrives_after_our_close() -> None:
     conn.receive_data(frame(0x81, b"late", mask=M) + frame(0x88, b"\x03\xe8", mask=M))
     assert list(conn.events()) == [TextMessage("late"), Close(1000)]
     assert conn.state is State.CLOSED
+
+
+# --- many messages in one chunk (parsed ahead in batches) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (frame(0x81, b"\xff", mask=M), 1007),
+        (frame(0x81, b"x"), 1002),  # unmasked
+        (frame(0xC1, b"x", mask=M), 1002),  # RSV1
+        (frame(0x82, b"", mask=M, length=bytes([126]) + (5).to_bytes(2, "big")), 1002),
+        (frame(0x82, b"x" * 101, mask=M), 1009),
+        (frame(0x82, b"", mask=M, length=bytes([127]) + (1 << 63).to_bytes(8, "big")), 1002),
+    ],
+)
+def test_every_message_before_a_bad_frame_comes_first(bad: bytes, code: int) -> None:
+    good: list[Event] = [
+        TextMessage(f"m{i}") if i % 2 else BinaryMessage(bytes([i % 256]) * (i % 90)) for i in range(150)
+    ]
+    wire = b"".join(frame(0x81 if isinstance(e, TextMessage) else 0x82, _data(e), mask=M) for e in good)
+    events, error = drain(server(max_message_size=100), [wire + bad])
+    assert events == good
+    assert error is not None
+    assert error.close_code == code
+
+
+def _data(event: Event) -> bytes:
+    assert isinstance(event, (TextMessage, BinaryMessage))
+    return event.data.encode() if isinstance(event.data, str) else event.data
+
+
+def test_large_one_frame_message_among_small_ones() -> None:
+    big = b"B" * 70000  # a 64-bit length: not batched, same result
+    wire = frame(0x81, b"a", mask=M) + frame(0x82, big, mask=M) + frame(0x81, b"c", mask=M)
+    assert drain(server(), [wire]) == ([TextMessage("a"), BinaryMessage(big), TextMessage("c")], None)
+
+
+def test_state_follows_each_returned_event_not_the_batch() -> None:
+    conn = server()
+    conn.receive_data(b"".join(frame(0x81, b"x", mask=M) for _ in range(100)) + frame(0x88, b"", mask=M))
+    assert conn.next_event() == TextMessage("x")
+    conn.send(Close(1000))
+    assert conn.state is State.LOCAL_CLOSING
+    rest = list(conn.events())
+    assert rest == [TextMessage("x")] * 99 + [Close(1005)]
+    assert conn.state is State.CLOSED
