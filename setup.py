@@ -32,6 +32,9 @@ setup(
             "trio>=0.25",
         ],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
+        # Building the docs (tox -e docs); matplotlib draws the benchmark chart.
+        "docs": ["sphinx>=7", "matplotlib>=3.7"],
+        "bench": ["wsproto>=1.2", "websockets>=14", "matplotlib>=3.7"],
     },
     classifiers=[
         "Development Status :: 3 - Alpha",

@@ -1,6 +1,7 @@
 """The HTTP/1.1 opening handshake (RFC 6455 section 4), as an add-on for h11.
 
 Rules of this module:
+
 - Sans-io like the rest of noio_ws: bytes in, bytes out; no sockets, no clocks.
 - Two levels. The helpers work on h11 objects: ``build_request`` and
   ``verify_response`` for a client; ``verify_request``, ``choose_subprotocol``,
