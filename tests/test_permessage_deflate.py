@@ -733,6 +733,22 @@ def test_bomb_in_one_frame_is_1009(bomb: bytes) -> None:
     assert peak < 2 * MiB + 2 * len(bomb), peak
 
 
+def test_bomb_under_a_realistic_limit_peaks_below_twice_the_limit(bomb: bytes) -> None:
+    """Issue 4: 1 GiB of zeros, compressed, fails with 1009; peak memory < 2x max_message_size."""
+    limit = 16 * MiB
+    client = Connection(Role.CLIENT, extensions=[PerMessageDeflate()], max_message_size=limit)
+    wire = frame(0xC2, bomb)
+    outcome: list[tuple[list[Event], RemoteProtocolError | None]] = []
+    peak = traced_peak(
+        lambda: outcome.append(drain(client, [wire[i : i + 65536] for i in range(0, len(wire), 65536)]))
+    )
+    events, error = outcome[0]
+    assert events == []
+    assert error is not None
+    assert error.close_code == 1009
+    assert peak < 2 * limit, peak
+
+
 def test_bomb_across_continuation_frames_is_1009(bomb: bytes) -> None:
     client = Connection(Role.CLIENT, extensions=[PerMessageDeflate()], max_message_size=MiB)
     step = 64  # about 64 KiB of zeros per frame
