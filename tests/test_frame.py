@@ -110,3 +110,17 @@ def test_pure_python_path_can_be_forced() -> None:
     env = {**os.environ, "NOIO_WS_PURE_PYTHON": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+@given(
+    size=st.sampled_from([4095, 4096, 4097, 10_001, 70_000]),
+    key=st.binary(min_size=4, max_size=4),
+    offset=st.integers(0, 7),
+)
+def test_large_payloads_take_the_translate_path_with_the_same_result(
+    size: int, key: bytes, offset: int
+) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    expected = bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
+    assert apply_mask_python(data, key, offset) == expected
+    assert apply_mask_python(memoryview(data), bytearray(key), offset) == expected
