@@ -415,6 +415,19 @@ def _check_head(
         raise HandshakeError(f"header fields over {max_size} bytes", 431)
 
 
+def _pieces(data: bytes | bytearray | memoryview, size: int) -> list[bytes]:
+    """*data* cut into pieces of at most *size* bytes (``b""``, an EOF, stays one piece).
+
+    h11 bounds only an incomplete head: handed a huge complete head at once, it
+    parses all of it before any check. Fed at most *size* bytes at a time, it
+    sees an oversized head while still incomplete, and refuses it (431).
+    """
+    if not data:
+        return [b""]
+    view = memoryview(data)
+    return [bytes(view[start : start + size]) for start in range(0, len(view), size)]
+
+
 def _check_options(options: ConnectionOptions) -> ConnectionOptions:
     """Fail at construction, not at the end of the handshake, on bad Connection options."""
     unknown = set(options) - ConnectionOptions.__optional_keys__
@@ -509,9 +522,14 @@ class ClientHandshake:
             raise LocalProtocolError("send() the request before receiving the response")
         if self._over:
             raise LocalProtocolError("the handshake is over")
+        result: Accepted | Rejected | None = None
         try:
-            self._h11.receive_data(bytes(data))
-            result = self._next_result()
+            for piece in _pieces(data, self._limits[0]):
+                if result is None:
+                    self._h11.receive_data(piece)
+                    result = self._next_result()
+                elif isinstance(result, Accepted):
+                    result.connection.receive_data(piece)  # frames sent with the 101
         except h11.RemoteProtocolError as exc:
             self._over = True
             raise HandshakeError(f"invalid HTTP response: {exc}") from exc
@@ -632,16 +650,17 @@ class ServerHandshake:
         if self._eof:
             raise LocalProtocolError("receive_data() called after EOF")
         self._eof = not data
-        self._h11.receive_data(bytes(data))
-        if self._request is None:
-            try:
-                self._request = self._next_request()
-            except h11.RemoteProtocolError as exc:
-                self._failed = True
-                raise HandshakeError(f"invalid HTTP request: {exc}", exc.error_status_hint) from exc
-            except HandshakeError:
-                self._failed = True
-                raise
+        for piece in _pieces(data, self._limits[0]):
+            self._h11.receive_data(piece)  # after the request: kept for the Connection
+            if self._request is None:
+                try:
+                    self._request = self._next_request()
+                except h11.RemoteProtocolError as exc:
+                    self._failed = True
+                    raise HandshakeError(f"invalid HTTP request: {exc}", exc.error_status_hint) from exc
+                except HandshakeError:
+                    self._failed = True
+                    raise
         return self._request
 
     def _next_request(self) -> HandshakeRequest | None:
