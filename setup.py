@@ -35,6 +35,7 @@ setup(
         # Building the docs (tox -e docs); matplotlib draws the benchmark chart.
         "docs": ["sphinx>=7", "matplotlib>=3.7"],
         "bench": ["wsproto>=1.2", "websockets>=14", "matplotlib>=3.7"],
+        "fuzz": ["atheris>=2.3"],
     },
     classifiers=[
         "Development Status :: 3 - Alpha",

@@ -410,9 +410,14 @@ def _check_head(
     max_size, max_headers = limits
     if len(event.headers) > max_headers:
         raise HandshakeError(f"more than {max_headers} header fields", 431)
-    size = sum(len(name) + len(value) + 4 for name, value in event.headers)
+    # The start line counts too: "GET <target> HTTP/1.1" or "HTTP/1.1 101 <reason>".
+    if isinstance(event, h11.Request):
+        size = len(event.method) + len(event.target) + 11
+    else:
+        size = len(event.reason) + 15
+    size += sum(len(name) + len(value) + 4 for name, value in event.headers)
     if size > max_size:
-        raise HandshakeError(f"header fields over {max_size} bytes", 431)
+        raise HandshakeError(f"head over {max_size} bytes", 431)
 
 
 def _pieces(data: bytes | bytearray | memoryview, size: int) -> list[bytes]:

@@ -246,8 +246,8 @@ class PerMessageDeflate:
             # a new compressor per message. Either flush ends with the tail,
             # which section 7.2.1 removes from the end of the message only.
             data += compressor.flush(zlib.Z_FULL_FLUSH if self._compress_reset else zlib.Z_SYNC_FLUSH)
-            if data.endswith(_TAIL):
-                data = data[:-4]
+            assert data.endswith(_TAIL), "zlib's sync and full flushes end with this block"
+            data = data[:-4]
         else:
             # Flush each fragment so the peer can inflate it as it comes; the
             # empty stored blocks this leaves mid-message are valid DEFLATE.
