@@ -807,6 +807,21 @@ def test_frames_sent_with_the_101_reach_the_connection() -> None:
         assert list(result.connection.events()) == [TextMessage("hello"), Close(1001, "")]
 
 
+def test_many_frames_sent_with_the_101_all_reach_the_connection() -> None:
+    """More than max_incomplete_event_size of frames in the same read as the 101:
+    the drivers feed h11 in pieces, and every piece after the 101 goes to the Connection."""
+    client = ClientHandshake("h", "/", max_incomplete_event_size=1024)
+    server = ServerHandshake()
+    server.receive_data(client.send())
+    response, conn = server.accept()
+    messages = [TextMessage(f"message {i}") for i in range(500)]
+    wire = response + b"".join(conn.send(m) for m in messages)
+    assert len(wire) > 4 * 1024
+    result = client.receive_data(wire)
+    assert isinstance(result, Accepted)
+    assert list(result.connection.events()) == messages
+
+
 def test_eof_right_after_the_101_reaches_the_connection() -> None:
     client = sent_client()
     assert client.receive_data(response_for(client)) is not None
