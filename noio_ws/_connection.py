@@ -19,6 +19,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -162,11 +163,13 @@ class Connection:
         self._frame_done = 0
         self._frame_fin = False
         self._frame_mask: bytes | bytearray | None = None
-        # The message being received: its opcode (0: none), size so far, and,
-        # when delivered whole, its bytes.
+        # The message being received: its opcode (0: none) and size so far;
+        # when it is delivered whole and comes in several pieces, the buffer
+        # they are assembled in and the bytes reserved in it (see _assemble).
         self._msg_opcode = 0
         self._msg_size = 0
-        self._msg_buf = bytearray()
+        self._msg_io: io.BytesIO | None = None
+        self._msg_reserved = 0
         self._msg_utf8: Utf8Decoder | None = None
         # Sending: the opcode of the fragmented message we are sending (0: none).
         self._send_opcode = 0
@@ -255,7 +258,7 @@ class Connection:
     def _release(self) -> None:
         """Forget everything received: nothing more will be parsed."""
         self._buf = bytearray()
-        self._msg_buf = bytearray()
+        self._msg_io = None
         self._msg_utf8 = None
 
     def _parse(self) -> Event | None:
@@ -411,11 +414,8 @@ class Connection:
 
     def _start_message(self, opcode: int) -> None:
         self._msg_opcode = opcode
-        self._msg_buf = bytearray()
-        if opcode == _TEXT and (self._stream or self._validate_utf8):
-            self._msg_utf8 = Utf8Decoder(self._validate_utf8)
-        else:
-            self._msg_utf8 = None
+        self._msg_io = None
+        self._msg_utf8 = None
 
     def _consume_payload(self) -> Event | None:
         """Take what has arrived of the current data frame's payload."""
@@ -423,10 +423,13 @@ class Connection:
         take = min(len(buf), self._frame_left)
         if not take and self._frame_left:
             return None
-        chunk = bytes(buf[:take])
+        # Through a view: the piece is copied once, by the unmasking.
+        with memoryview(buf) as view:
+            if self._frame_mask is None:
+                chunk = bytes(view[:take])
+            else:
+                chunk = apply_mask(view[:take], self._frame_mask, self._frame_done)
         del buf[:take]
-        if self._frame_mask is not None:
-            chunk = apply_mask(chunk, self._frame_mask, self._frame_done)
         self._frame_done += take
         self._frame_left -= take
         if not self._frame_left:
@@ -437,7 +440,11 @@ class Connection:
         """Add a piece of the current message; the event it completes, if any."""
         opcode = self._msg_opcode
         if self._stream:
-            piece = "" if self._msg_utf8 is None else self._msg_utf8.decode(data, final)
+            piece = ""
+            if opcode == _TEXT:
+                if self._msg_utf8 is None:
+                    self._msg_utf8 = Utf8Decoder(self._validate_utf8)
+                piece = self._msg_utf8.decode(data, final)
             if final:
                 self._end_message()
             elif not data:
@@ -447,32 +454,70 @@ class Connection:
             if opcode == _BINARY:
                 return BinaryMessage(data, final)
             return ExtensionMessage(opcode, data, final)
-        if final and not self._msg_buf:
+        if final and self._msg_io is None:
             # The whole message in one piece (a decoded frame, say): decode it once.
-            self._end_message()
-            whole: bytes | bytearray = data
+            whole = data
         else:
-            if self._msg_utf8 is not None:
+            if opcode == _TEXT and self._validate_utf8:
+                if self._msg_utf8 is None:
+                    self._msg_utf8 = Utf8Decoder()
                 self._msg_utf8.decode(data, final)  # fail fast, at the first bad byte
-            self._msg_buf += data
+            self._assemble(data)
             if not final:
                 return None
-            whole = self._msg_buf
-            self._end_message()
+            assert self._msg_io is not None
+            # Without a copy in CPython: the BytesIO hands over its buffer.
+            whole = self._msg_io.getvalue()
+        self._end_message()
+        message: Message[Any]
         if opcode == _TEXT:
             try:
-                return TextMessage(whole.decode("utf-8", self._utf8_errors))
+                text = whole.decode("utf-8", self._utf8_errors)
             except UnicodeDecodeError as exc:
                 raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
+            message = _new(TextMessage)
+            _set_text_data(message, text)
+            _set_text_final(message, True)
+            return message
         if opcode == _BINARY:
-            return BinaryMessage(bytes(whole))
-        return ExtensionMessage(opcode, bytes(whole))
+            message = _new(BinaryMessage)
+            _set_binary_data(message, whole)
+            _set_binary_final(message, True)
+            return message
+        return ExtensionMessage(opcode, whole)
+
+    def _assemble(self, data: bytes) -> None:
+        """Append a piece to the message being assembled, in one growing buffer.
+
+        When the current frame's length says more is coming, room is reserved
+        for it, but never more than three times what has arrived: the peer's
+        header alone does not get memory allocated. Big buffers grow in place
+        (the allocator remaps their pages), so the message is never held twice.
+        """
+        buffer = self._msg_io
+        if buffer is None:
+            buffer = self._msg_io = io.BytesIO()
+            self._msg_reserved = 0
+        end = buffer.tell() + len(data)
+        if end > self._msg_reserved:
+            # Double, or take the rest of the frame at once if that is less
+            # than twice as much: the last step lands exactly on its end.
+            left = self._frame_left
+            wanted = end + (left if left <= 2 * end else end)
+            if wanted > end:
+                # Writing the last byte sizes the buffer exactly; the frame
+                # fills the room before the message can end.
+                buffer.seek(wanted - 1)
+                buffer.write(b"\0")
+                buffer.seek(end - len(data))
+            self._msg_reserved = wanted
+        buffer.write(data)
 
     def _end_message(self) -> None:
         self._received(_RECV_MESSAGE)
         self._msg_opcode = 0
         self._msg_size = 0
-        self._msg_buf = bytearray()
+        self._msg_io = None
         self._msg_utf8 = None
 
     def _take(self, header_size: int, end: int, mask: bytes | bytearray | None) -> bytes:
