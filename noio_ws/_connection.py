@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -38,7 +39,7 @@ from ._events import (
     Signal,
     TextMessage,
 )
-from ._frame import Frame, apply_mask, parse_header, serialize
+from ._frame import Frame, apply_mask, make_frame, parse_header, serialize
 from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder
 from .extensions._base import Extension, OpcodeKind
@@ -65,6 +66,7 @@ _set_text_final: Callable[[Message[Any], bool], None] = getattr(TextMessage, "fi
 _set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage, "data").__set__  # noqa: B009
 _set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
 
+_pack_short = struct.Struct("!BB").pack
 _BATCH = 64  # events parsed ahead at most: bounds what a batch holds
 _NO_LIMIT = 1 << 64  # above any length a frame header can carry
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
@@ -130,6 +132,8 @@ class Connection:
         self._valid_first_bytes = _valid_first_bytes(self._claimed_rsv, self._custom_opcodes)
         for extension in self._extensions:
             extension.bind(role)
+        self._decoders = tuple(extension.decode for extension in reversed(self._extensions))
+        self._encoders = tuple(extension.encode for extension in self._extensions)
         self._max_message_size = max_message_size
         # What extensions decode may be a little larger on the wire than after
         # decoding (deflate grows incompressible data by well under 1/2048 plus a
@@ -138,22 +142,32 @@ class Connection:
         # The limits as plain numbers, for one comparison each on the hot path.
         self._frame_limit = _NO_LIMIT if max_frame_size is None else max_frame_size
         self._message_limit = _NO_LIMIT if max_message_size is None else max_message_size + allowance
+        self._decoded_limit = _NO_LIMIT if max_message_size is None else max_message_size
         self._max_frame_size = max_frame_size
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
         self._utf8_errors = "strict" if validate_utf8 else "replace"
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask
         self._masking = role is Role.CLIENT
+        # Frames go out as they are given, without a mask or an encoder.
+        self._plain = not self._masking and not self._extensions
         self._mask_key_source = mask_key_source
         self._mask_pool = b""
         self._mask_pos = 0
 
         self._state = State.OPEN
         self._error: RemoteProtocolError | None = None
-        # Whole one-frame messages parsed ahead (see _batch); extensions
-        # transform frames, so with extensions every frame takes _parse.
-        self._ready: deque[Message[Any]] = deque()
-        self._batching = not self._extensions
+        # Whole one-frame messages parsed ahead, and an error found while
+        # decoding ahead, raised after them (see _batch).
+        self._ready: deque[Event] = deque()
+        self._deferred: RemoteProtocolError | None = None
+        # FIN, text or binary, and RSV bits only as the extensions claim them.
+        self._batch_firsts = frozenset(
+            kind | rsv
+            for kind in (0x81, 0x82)
+            for rsv in range(0, 0x80, 0x10)
+            if not rsv & ~self._claimed_rsv
+        )
         # Receiving.
         self._buf = bytearray()
         self._eof = False
@@ -223,7 +237,7 @@ class Connection:
         every call until ``send(Close(err.close_code))``.
         """
         ready = self._ready
-        if not ready and self._batching and not self._in_frame and not self._msg_opcode:
+        if not ready and not self._in_frame and not self._msg_opcode:
             self._batch()
         if ready:
             # Only whole data messages are batched, and only while receiving.
@@ -263,6 +277,8 @@ class Connection:
 
     def _parse(self) -> Event | None:
         """Parse until an event is complete; None if more bytes are needed."""
+        if self._deferred is not None:
+            raise self._deferred
         buf = self._buf
         while True:
             if self._in_frame:
@@ -345,13 +361,15 @@ class Connection:
                 return event
 
     def _batch(self) -> None:
-        """Parse the whole one-frame text and binary messages at the head of the buffer.
+        """Parse the whole one-frame data messages at the head of the buffer.
 
         The common case, in one tight loop: up to ``_BATCH`` events are queued,
         and the bytes they came from are removed at once. Anything else (a
         control frame, a fragment, an incomplete frame, and every frame that
-        breaks a rule, invalid UTF-8 included) stops the batch, and ``_parse``
-        deals with it after the queued events, so they come first.
+        breaks a header rule or whose text is not UTF-8) stops the batch, and
+        ``_parse`` deals with it after the queued events, so they come first.
+        With extensions, frames are decoded here; a decoder's error is kept for
+        ``_parse`` to raise after the queued events.
         """
         buf = self._buf
         size = len(buf)
@@ -359,10 +377,12 @@ class Connection:
         mask_bit = self._mask_bit
         limit = min(self._frame_limit, self._message_limit)
         errors = self._utf8_errors
+        firsts = self._batch_firsts
+        extensions = bool(self._extensions)
         pos = 0
         while size - pos >= 2 and len(ready) < _BATCH:
             first = buf[pos]
-            if first not in (0x81, 0x82):  # FIN, no RSV, text or binary
+            if first not in firsts:
                 break
             second = buf[pos + 1]
             length = second & 0x7F
@@ -384,8 +404,19 @@ class Connection:
             if end > size:
                 break
             payload = apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else buf[start:end]
-            message: Message[Any]
-            if first == 0x81:
+            message: Event | None
+            if extensions:
+                try:
+                    message = self._extension_data(first, bytes(payload))
+                except RemoteProtocolError as exc:
+                    # Nothing after it will be parsed: drop the rest.
+                    self._deferred = exc
+                    pos = size
+                    break
+                if message is None:  # a decoder left the message unfinished
+                    pos = end
+                    break
+            elif first == 0x81:
                 try:
                     text = payload.decode("utf-8", errors)
                 except UnicodeDecodeError:
@@ -514,7 +545,7 @@ class Connection:
         buffer.write(data)
 
     def _end_message(self) -> None:
-        self._received(_RECV_MESSAGE)
+        self._state = _AFTER_RECV_MESSAGE[self._state]
         self._msg_opcode = 0
         self._msg_size = 0
         self._msg_io = None
@@ -530,14 +561,14 @@ class Connection:
         return payload
 
     def _decode(self, first: int, payload: bytes) -> Frame:
-        """Run a whole frame through the extensions' decoders."""
-        frame = Frame(first & 0x0F, payload, bool(first & 0x80), first & 0x70)
-        if self._extensions:
+        """Run a whole frame through the extensions' decoders (in reverse order)."""
+        frame = make_frame(first & 0x0F, payload, first > 0x7F, first & 0x70)
+        if self._decoders:
             budget = None
             if self._max_message_size is not None:
-                budget = self._max_message_size - (self._msg_size if frame.opcode == _CONTINUATION else 0)
-            for extension in reversed(self._extensions):
-                frame = extension.decode(frame, max_size=budget)
+                budget = self._max_message_size - (self._msg_size if not first & 0x0F else 0)
+            for decoder in self._decoders:
+                frame = decoder(frame, max_size=budget)
             if frame.rsv:
                 raise RemoteProtocolError(f"RSV bits {frame.rsv:#04x} set but not consumed by any extension")
         return frame
@@ -545,17 +576,18 @@ class Connection:
     def _extension_data(self, first: int, payload: bytes) -> Event | None:
         """A whole data frame, when extensions are in use."""
         frame = self._decode(first, payload)
-        size = len(frame.payload)
-        if frame.opcode:
-            self._start_message(frame.opcode)
-            self._msg_size = 0
-        self._msg_size += size
-        if self._max_message_size is not None and self._msg_size > self._max_message_size:
+        opcode, data = frame.opcode, frame.payload
+        if opcode:
+            self._start_message(opcode)
+            self._msg_size = len(data)
+        else:
+            self._msg_size += len(data)
+        if self._msg_size > self._decoded_limit:
             raise RemoteProtocolError(
                 f"message of at least {self._msg_size} bytes exceeds the limit of {self._max_message_size}",
                 1009,
             )
-        return self._deliver(frame.payload, frame.fin)
+        return self._deliver(data, frame.fin)
 
     def _control(self, first: int, payload: bytes) -> Event:
         """A whole control frame."""
@@ -603,12 +635,39 @@ class Connection:
             if not isinstance(event.data, str):
                 raise LocalProtocolError(f"TextMessage data must be str, not {type(event.data).__name__}")
             try:
-                payload = event.data.encode()
+                payload: bytes | bytearray | memoryview = event.data.encode()
             except UnicodeEncodeError as exc:
                 raise LocalProtocolError(f"text cannot be encoded as UTF-8: {exc.reason}") from None
-            return self._send_data(_TEXT, payload, event.final)
-        if isinstance(event, BinaryMessage):
-            return self._send_data(_BINARY, _payload(event.data, "BinaryMessage"), event.final)
+            opcode = _TEXT
+        elif isinstance(event, BinaryMessage):
+            payload = _payload(event.data, "BinaryMessage")
+            opcode = _BINARY
+        elif (
+            isinstance(event, ExtensionMessage) and self._custom_opcodes.get(event.opcode) is OpcodeKind.DATA
+        ):
+            payload = _payload(event.data, "ExtensionMessage")
+            opcode = event.opcode
+        else:
+            return self._send_other(event)
+        # A data frame (inline: most of what is sent).
+        state = _AFTER_SEND_MESSAGE.get(self._state) or self._transition(Input.SEND_MESSAGE)
+        if self._send_opcode:
+            if opcode != self._send_opcode:
+                raise LocalProtocolError(
+                    f"cannot send opcode {opcode:#x} while a fragmented message "
+                    f"(opcode {self._send_opcode:#x}) is in progress"
+                )
+            wire = self._frame(_CONTINUATION, payload, event.final)
+        elif self._plain and event.final and len(payload) < 126:
+            # Unmasked, untransformed and short: the whole header is two bytes.
+            wire = _pack_short(opcode | 0x80, len(payload)) + payload
+        else:
+            wire = self._frame(opcode, payload, event.final)
+        self._send_opcode = 0 if event.final else opcode
+        self._state = state
+        return wire
+
+    def _send_other(self, event: Event) -> bytes:
         if isinstance(event, Ping):
             return self._send_control(_PING, _payload(event.payload, "Ping"), Input.SEND_PING)
         if isinstance(event, Pong):
@@ -617,10 +676,7 @@ class Connection:
             return self._send_control(_CLOSE, _close_payload(event), Input.SEND_CLOSE)
         if isinstance(event, ExtensionMessage):
             data = _payload(event.data, "ExtensionMessage")
-            kind = self._custom_opcodes.get(event.opcode)
-            if kind is OpcodeKind.DATA:
-                return self._send_data(event.opcode, data, event.final)
-            if kind is OpcodeKind.CONTROL:
+            if self._custom_opcodes.get(event.opcode) is OpcodeKind.CONTROL:
                 if not event.final:
                     raise LocalProtocolError("control frames cannot be fragmented")
                 return self._send_control(event.opcode, data, Input.SEND_CONTROL)
@@ -635,18 +691,6 @@ class Connection:
             raise LocalProtocolError(f"cannot {event.value.replace('-', ' ')} in state {self._state.name}")
         return state
 
-    def _send_data(self, opcode: int, payload: bytes | bytearray | memoryview, final: bool) -> bytes:
-        state = _AFTER_SEND_MESSAGE.get(self._state) or self._transition(Input.SEND_MESSAGE)
-        if self._send_opcode and opcode != self._send_opcode:
-            raise LocalProtocolError(
-                f"cannot send opcode {opcode:#x} while a fragmented message "
-                f"(opcode {self._send_opcode:#x}) is in progress"
-            )
-        wire = self._frame(opcode if not self._send_opcode else _CONTINUATION, payload, final)
-        self._send_opcode = 0 if final else opcode
-        self._state = state
-        return wire
-
     def _send_control(self, opcode: int, payload: bytes | bytearray | memoryview, event: Input) -> bytes:
         state = self._transition(event)
         if len(payload) > _MAX_CONTROL_PAYLOAD:
@@ -659,13 +703,15 @@ class Connection:
         # Draw the mask first: once the encoders have run, their state (a
         # compressor's window) has moved on, and a refusal would desynchronise it.
         key = self._mask_key() if self._masking else None
-        first = opcode | (0x80 if fin else 0)
-        if self._extensions:
-            frame = Frame(opcode, bytes(payload), fin)
-            for extension in self._extensions:
-                frame = extension.encode(frame)
-            first = frame.opcode | frame.rsv | (0x80 if frame.fin else 0)
+        first = opcode | 0x80 if fin else opcode
+        if self._encoders:
+            frame = make_frame(opcode, payload if type(payload) is bytes else bytes(payload), fin, 0)
+            for encode in self._encoders:
+                frame = encode(frame)
+            first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
             payload = frame.payload
+        if key is None and len(payload) < 126:
+            return _pack_short(first, len(payload)) + payload
         return serialize(first, payload, key)
 
     def _mask_key(self) -> bytes:

@@ -260,3 +260,41 @@ def test_mask_key_is_checked_before_encoders_run() -> None:
     with pytest.raises(LocalProtocolError):
         conn.send(TextMessage("x"))
     assert calls == []
+
+
+def test_a_decoder_error_comes_after_the_messages_before_it() -> None:
+    """Frames are decoded ahead in a batch; an error waits for the events before it."""
+
+    class PickyAboutBang(Reverse):
+        def decode(self, frame: Frame, *, max_size: int | None) -> Frame:
+            if frame.payload == b"!":
+                raise RemoteProtocolError("no bangs", 1007)
+            return super().decode(frame, max_size=max_size)
+
+    wire = frame(0x81, b"a", mask=M) + frame(0xA1, b"cb", mask=M) + frame(0x81, b"!", mask=M)
+    wire += frame(0x81, b"never parsed", mask=M)
+    events, error = feed_every_split(lambda: Connection(Role.SERVER, extensions=[PickyAboutBang()]), wire)
+    assert events == [TextMessage("a"), TextMessage("bc")]
+    assert error is not None
+    assert error.close_code == 1007
+    conn = Connection(Role.SERVER, extensions=[PickyAboutBang()])
+    conn.receive_data(wire)
+    assert [conn.next_event(), conn.next_event()] == events
+    for _ in range(2):  # and again, until the Close is sent
+        with pytest.raises(RemoteProtocolError, match="no bangs"):
+            conn.next_event()
+
+
+def test_a_decoder_may_leave_a_whole_frame_unfinished() -> None:
+    """What the decoders return decides: here FIN is cleared, so a continuation follows."""
+
+    class Holdback(Reverse):
+        def decode(self, frame: Frame, *, max_size: int | None) -> Frame:
+            if frame.rsv & self.rsv_mask:
+                return Frame(frame.opcode, frame.payload, False, frame.rsv & ~self.rsv_mask)
+            return frame
+
+    wire = frame(0x81, b"a", mask=M) + frame(0xA1, b"b", mask=M) + frame(0x80, b"c", mask=M)
+    events, error = feed_every_split(lambda: Connection(Role.SERVER, extensions=[Holdback()]), wire)
+    assert error is None
+    assert events == [TextMessage("a"), TextMessage("bc")]

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import types
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .._codes import Role
 from .._errors import HandshakeError, RemoteProtocolError
+from .._frame import make_frame
 from ._base import Frame, OpcodeKind, Params
 
 __all__ = ["PerMessageDeflate", "PerMessageDeflateFactory"]
@@ -112,7 +113,8 @@ class PerMessageDeflate:
         # Sending: our compressor (made on first use), whether the message being
         # sent is compressed, and whether the next one must not be.
         self._compress_bits = 15
-        self._compress_reset = False
+        # How the last frame of a message is flushed: a full flush also resets the window.
+        self._last_flush = zlib.Z_SYNC_FLUSH
         self._compressor: zlib._Compress | None = None
         self._deflating = False
         self._skip_next = False
@@ -146,7 +148,8 @@ class PerMessageDeflate:
         # zlib refuses raw deflate with 8 bits; 9 is safe, see the module docstring.
         self._compress_bits = max(ours or 15, 9)
         self._inflate_bits = max(theirs or 15, 9)
-        self._compress_reset = self.client_no_context_takeover if client else self.server_no_context_takeover
+        compress_reset = self.client_no_context_takeover if client else self.server_no_context_takeover
+        self._last_flush = zlib.Z_FULL_FLUSH if compress_reset else zlib.Z_SYNC_FLUSH
         self._inflate_reset = self.server_no_context_takeover if client else self.client_no_context_takeover
 
     def skip_next_message(self) -> None:
@@ -173,53 +176,60 @@ class PerMessageDeflate:
         if self._decompressor is None:
             self._decompressor = zlib.decompressobj(-self._inflate_bits)
         inflater = self._decompressor
-        pieces: list[bytes] = []
-        budget = None if max_size is None else max(max_size, 0)  # zlib reads 0 as "no limit"
+        payload = frame.payload
+        fin = frame.fin
         try:
-            budget = self._inflate(inflater, frame.payload, budget, pieces)
-            if frame.fin:
-                # Section 7.2.2: the sender removed this tail; put it back.
-                self._inflate(inflater, _TAIL, budget, pieces)
+            if inflater.eof:
+                # After a final block the rest of the message is ignored.
+                payload = b""
+            elif max_size is None:
+                # Section 7.2.2: the sender removed the tail of the last frame;
+                # put it back (in the same call when the copy costs little).
+                if fin and len(payload) < _CHUNK:
+                    payload = inflater.decompress(payload + _TAIL)
+                else:
+                    payload = inflater.decompress(payload)
+                    if fin and not inflater.eof:
+                        payload += inflater.decompress(_TAIL)
+            else:
+                payload = self._inflate(inflater, payload, fin, max(max_size, 0))
         except zlib.error as exc:
             raise RemoteProtocolError(f"corrupt compressed data: {exc}", 1007) from None
         # Section 7.2.2: no_context_takeover lets us start each message afresh;
         # after a final block there is no stream left to continue.
-        if frame.fin and (self._inflate_reset or inflater.eof):
+        if fin and (self._inflate_reset or inflater.eof):
             self._decompressor = None
-        payload = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        return Frame(opcode, payload, frame.fin, frame.rsv & ~_RSV1)
+        return make_frame(opcode, payload, fin, frame.rsv & ~_RSV1)
 
     @staticmethod
-    def _inflate(inflater: zlib._Decompress, data: bytes, budget: int | None, out: list[bytes]) -> int | None:
-        """Inflate *data* into *out*, at most *budget* bytes; the budget left."""
-        if budget is None:
-            if not inflater.eof:
-                out.append(inflater.decompress(data))
-            return None
-        # Input goes in by slices: zlib copies whatever it leaves unconsumed,
-        # and a whole frame left over at every step would cost its size each time.
-        view = memoryview(data)
-        size = len(view)
-        start = 0
-        rest: bytes | memoryview = b""
-        pending = False
-        while not inflater.eof:
-            if not rest:
-                if start >= size and not pending:
-                    break
-                rest = view[start : start + _CHUNK]
-                start += _CHUNK
-            # One byte over the budget is enough to know it is exceeded.
-            limit = min(_CHUNK, budget + 1)
-            piece = inflater.decompress(rest, limit)
-            budget -= len(piece)
-            if budget < 0:
-                raise RemoteProtocolError("compressed message inflates past the size limit", 1009)
-            out.append(piece)
-            rest = inflater.unconsumed_tail
-            # A full piece may leave output pending inside zlib: ask again.
-            pending = len(piece) == limit
-        return budget
+    def _inflate(inflater: zlib._Decompress, payload: bytes, fin: bool, budget: int) -> bytes:
+        """Inflate *payload* (and the tail, if *fin*) to at most *budget* bytes (1009 beyond)."""
+        inputs: Sequence[bytes | memoryview]
+        if len(payload) < _CHUNK:
+            inputs = (payload + _TAIL,) if fin else (payload,)
+        else:
+            # Input goes in by slices: zlib copies whatever it leaves unconsumed,
+            # and a whole frame left over at every step would cost its size each time.
+            view = memoryview(payload)
+            inputs = [view[start : start + _CHUNK] for start in range(0, len(view), _CHUNK)]
+            if fin:
+                inputs.append(_TAIL)
+        pieces = []
+        for data in inputs:
+            rest, pending = data, True
+            while (rest or pending) and not inflater.eof:
+                # One byte over the budget is enough to know it is exceeded
+                # (and zlib reads a limit of 0 as none).
+                limit = min(_CHUNK, budget + 1)
+                piece = inflater.decompress(rest, limit)
+                budget -= len(piece)
+                if budget < 0:
+                    raise RemoteProtocolError("compressed message inflates past the size limit", 1009)
+                pieces.append(piece)
+                rest = inflater.unconsumed_tail
+                # A full piece may leave output pending inside zlib: ask again.
+                pending = len(piece) == limit
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     # ------------------------------------------------------------------ sending
 
@@ -228,8 +238,9 @@ class PerMessageDeflate:
         opcode = frame.opcode
         if opcode & 0x08:
             return frame
+        payload = frame.payload
         if opcode:
-            self._deflating = not self._skip_next and len(frame.payload) >= self.compression_threshold
+            self._deflating = not self._skip_next and len(payload) >= self.compression_threshold
             self._skip_next = False
         if not self._deflating:
             return frame
@@ -240,19 +251,17 @@ class PerMessageDeflate:
             compressor = self._compressor = zlib.compressobj(
                 self.compression_level, zlib.DEFLATED, -self._compress_bits, self.mem_level
             )
-        data = compressor.compress(frame.payload)
         if frame.fin:
             # A full flush also forgets the window: no_context_takeover without
-            # a new compressor per message. Either flush ends with the tail,
-            # which section 7.2.1 removes from the end of the message only.
-            data += compressor.flush(zlib.Z_FULL_FLUSH if self._compress_reset else zlib.Z_SYNC_FLUSH)
-            assert data.endswith(_TAIL), "zlib's sync and full flushes end with this block"
-            data = data[:-4]
+            # a new compressor per message. Either flush ends with the empty
+            # stored block, which section 7.2.1 removes from the end of the
+            # message only.
+            data = (compressor.compress(payload) + compressor.flush(self._last_flush))[:-4]
         else:
             # Flush each fragment so the peer can inflate it as it comes; the
             # empty stored blocks this leaves mid-message are valid DEFLATE.
-            data += compressor.flush(zlib.Z_SYNC_FLUSH)
-        return Frame(opcode, data, frame.fin, (frame.rsv | _RSV1) if opcode else frame.rsv)
+            data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        return make_frame(opcode, data, frame.fin, (frame.rsv | _RSV1) if opcode else frame.rsv)
 
 
 # ------------------------------------------------------------------ negotiation
