@@ -143,6 +143,7 @@ class Connection:
         self._frame_limit = _NO_LIMIT if max_frame_size is None else max_frame_size
         self._message_limit = _NO_LIMIT if max_message_size is None else max_message_size + allowance
         self._decoded_limit = _NO_LIMIT if max_message_size is None else max_message_size
+        self._batch_limit = min(self._frame_limit, self._message_limit)
         self._max_frame_size = max_frame_size
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
@@ -237,7 +238,7 @@ class Connection:
         every call until ``send(Close(err.close_code))``.
         """
         ready = self._ready
-        if not ready and not self._in_frame and not self._msg_opcode:
+        if not ready and not self._in_frame and not self._msg_opcode and len(self._buf) > 1:
             self._batch()
         if ready:
             # Only whole data messages are batched, and only while receiving.
@@ -245,13 +246,15 @@ class Connection:
             return ready.popleft()
         state = self._state
         if state is _OPEN or state is _LOCAL_CLOSING:
-            try:
-                event = self._parse()
-            except RemoteProtocolError as exc:
-                self._fail(exc)
-                raise
-            if event is not None:
-                return event
+            # An empty buffer completes nothing, except a frame whose payload is empty.
+            if self._buf or self._in_frame or self._deferred is not None:
+                try:
+                    event = self._parse()
+                except RemoteProtocolError as exc:
+                    self._fail(exc)
+                    raise
+                if event is not None:
+                    return event
             if self._eof:
                 self._received(Input.RECV_EOF)
                 return Close(CloseCode.ABNORMAL_CLOSURE, "the transport ended before the close handshake")
@@ -375,7 +378,7 @@ class Connection:
         size = len(buf)
         ready = self._ready
         mask_bit = self._mask_bit
-        limit = min(self._frame_limit, self._message_limit)
+        limit = self._batch_limit
         errors = self._utf8_errors
         firsts = self._batch_firsts
         extensions = bool(self._extensions)
@@ -710,8 +713,10 @@ class Connection:
                 frame = encode(frame)
             first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
             payload = frame.payload
-        if key is None and len(payload) < 126:
-            return _pack_short(first, len(payload)) + payload
+        if len(payload) < 126:
+            if key is None:
+                return _pack_short(first, len(payload)) + payload
+            return _pack_short(first, 0x80 | len(payload)) + key + apply_mask(payload, key)
         return serialize(first, payload, key)
 
     def _mask_key(self) -> bytes:
