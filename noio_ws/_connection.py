@@ -39,7 +39,7 @@ from ._events import (
     Signal,
     TextMessage,
 )
-from ._frame import Frame, apply_mask, make_frame, parse_header, serialize
+from ._frame import Frame, apply_mask, apply_mask_into, make_frame, parse_header, serialize
 from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder
 from .extensions._base import Extension, OpcodeKind
@@ -67,6 +67,9 @@ _set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage,
 _set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
 
 _pack_short = struct.Struct("!BB").pack
+# Pieces this big are unmasked straight into the message being assembled;
+# smaller ones are cheaper to unmask into bytes and copy.
+_UNMASK_INTO_FROM = 16 << 10
 _BATCH = 64  # events parsed ahead at most: bounds what a batch holds
 _NO_LIMIT = 1 << 64  # above any length a frame header can carry
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
@@ -170,14 +173,16 @@ class Connection:
             if not rsv & ~self._claimed_rsv
         )
         # Receiving.
-        self._buf = bytearray()
+        # What has arrived and is not parsed yet: a bytearray, or bytes given to
+        # receive_data() (or a view into them) while nothing else was waiting.
+        self._buf: bytes | bytearray | memoryview = b""
         self._eof = False
         # The data frame whose payload is arriving (fast path without extensions).
         self._in_frame = False
         self._frame_left = 0
         self._frame_done = 0
         self._frame_fin = False
-        self._frame_mask: bytes | bytearray | None = None
+        self._frame_mask: bytes | None = None
         # The message being received: its opcode (0: none) and size so far;
         # when it is delivered whole and comes in several pieces, the buffer
         # they are assembled in and the bytes reserved in it (see _assemble).
@@ -221,11 +226,33 @@ class Connection:
         if self._eof:
             raise LocalProtocolError("receive_data() called after EOF")
         if self._state is _OPEN or self._state is _LOCAL_CLOSING:
-            self._buf += data
+            buf = self._buf
+            if not buf:
+                # Immutable bytes are parsed where they are, without a copy.
+                self._buf = data if type(data) is bytes else bytearray(data)
+            elif type(buf) is bytearray:
+                buf += data
+            else:
+                self._buf = bytearray(buf) + data
+
+    def _drop(self, size: int) -> None:
+        """Forget the first *size* bytes received."""
+        buf = self._buf
+        if type(buf) is bytearray:
+            del buf[:size]
+        else:
+            # The caller's bytes: a view past what was parsed, copied no more.
+            self._buf = memoryview(buf)[size:] if size < len(buf) else b""
 
     def events(self) -> Iterator[Event]:
         """Yield events until ``next_event()`` returns a ``Signal``."""
+        ready = self._ready
         while True:
+            if ready:
+                # What next_event() would do with a parsed-ahead message, inline.
+                self._state = _AFTER_RECV_MESSAGE[self._state]
+                yield ready.popleft()
+                continue
             event = self.next_event()
             if isinstance(event, Signal):
                 return
@@ -274,7 +301,7 @@ class Connection:
 
     def _release(self) -> None:
         """Forget everything received: nothing more will be parsed."""
-        self._buf = bytearray()
+        self._buf = b""
         self._msg_io = None
         self._msg_utf8 = None
 
@@ -282,13 +309,12 @@ class Connection:
         """Parse until an event is complete; None if more bytes are needed."""
         if self._deferred is not None:
             raise self._deferred
-        buf = self._buf
         while True:
             if self._in_frame:
                 event = self._consume_payload()
                 if event is not None or self._in_frame:
                     return event
-                continue
+            buf = self._buf
             available = len(buf)
             if available < 2:
                 return None
@@ -309,7 +335,7 @@ class Connection:
                     if available < 6:
                         return None
                     header_size = 6
-                    mask: bytes | bytearray | None = buf[2:6]
+                    mask: bytes | None = bytes(buf[2:6])
                 else:
                     header_size = 2
                     mask = None
@@ -350,7 +376,7 @@ class Connection:
                     return None
                 event = self._extension_data(first, self._take(header_size, end, mask))
             else:
-                del buf[:header_size]
+                self._drop(header_size)
                 if opcode:
                     self._start_message(opcode)
                 self._msg_size = used + length
@@ -421,7 +447,7 @@ class Connection:
                     break
             elif first == 0x81:
                 try:
-                    text = payload.decode("utf-8", errors)
+                    text = str(payload, "utf-8", errors)
                 except UnicodeDecodeError:
                     break
                 message = _new(TextMessage)
@@ -434,7 +460,7 @@ class Connection:
             ready.append(message)
             pos = end
         if pos:
-            del buf[:pos]
+            self._drop(pos)
 
     def _why_invalid(self, first: int) -> str:
         """Explain why no frame may start with the byte *first*."""
@@ -457,18 +483,27 @@ class Connection:
         take = min(len(buf), self._frame_left)
         if not take and self._frame_left:
             return None
-        # Through a view: the piece is copied once, by the unmasking.
-        with memoryview(buf) as view:
-            if self._frame_mask is None:
-                chunk = bytes(view[:take])
-            else:
-                chunk = apply_mask(view[:take], self._frame_mask, self._frame_done)
-        del buf[:take]
+        done = self._frame_done
         self._frame_done += take
         self._frame_left -= take
         if not self._frame_left:
             self._in_frame = False
-        return self._deliver(chunk, not self._frame_left and self._frame_fin)
+        final = not self._frame_left and self._frame_fin
+        # Through a view: the piece is copied once, by the unmasking, into
+        # the message being assembled if there is one.
+        with memoryview(buf) as view:
+            if self._stream or (final and self._msg_io is None):
+                if self._frame_mask is None:
+                    chunk = bytes(view[:take])
+                else:
+                    chunk = apply_mask(view[:take], self._frame_mask, done)
+            else:
+                self._assemble(view[:take], final, self._frame_mask, done)
+                chunk = b""
+        self._drop(take)
+        if chunk or self._stream or self._msg_io is None:
+            return self._deliver(chunk, final)
+        return self._whole() if final else None
 
     def _deliver(self, data: bytes, final: bool) -> Event | None:
         """Add a piece of the current message; the event it completes, if any."""
@@ -490,18 +525,18 @@ class Connection:
             return ExtensionMessage(opcode, data, final)
         if final and self._msg_io is None:
             # The whole message in one piece (a decoded frame, say): decode it once.
-            whole = data
-        else:
-            if opcode == _TEXT and self._validate_utf8:
-                if self._msg_utf8 is None:
-                    self._msg_utf8 = Utf8Decoder()
-                self._msg_utf8.decode(data, final)  # fail fast, at the first bad byte
-            self._assemble(data)
-            if not final:
-                return None
-            assert self._msg_io is not None
-            # Without a copy in CPython: the BytesIO hands over its buffer.
-            whole = self._msg_io.getvalue()
+            return self._message(data)
+        self._assemble(data, final)
+        return self._whole() if final else None
+
+    def _whole(self) -> Event:
+        """The message assembled, handed over by the BytesIO without a copy (in CPython)."""
+        assert self._msg_io is not None
+        return self._message(self._msg_io.getvalue())
+
+    def _message(self, whole: bytes) -> Event:
+        """End the message being received: its event."""
+        opcode = self._msg_opcode
         self._end_message()
         message: Message[Any]
         if opcode == _TEXT:
@@ -520,32 +555,50 @@ class Connection:
             return message
         return ExtensionMessage(opcode, whole)
 
-    def _assemble(self, data: bytes) -> None:
-        """Append a piece to the message being assembled, in one growing buffer.
+    def _assemble(
+        self, data: bytes | memoryview, final: bool, mask: bytes | None = None, offset: int = 0
+    ) -> None:
+        """Append a piece to the message being assembled, unmasking it on the way in.
 
-        When the current frame's length says more is coming, room is reserved
-        for it, but never more than three times what has arrived: the peer's
-        header alone does not get memory allocated. Big buffers grow in place
-        (the allocator remaps their pages), so the message is never held twice.
+        The message grows in one buffer. When the current frame's length says
+        more is coming, room is reserved for it, but never more than three
+        times what has arrived: the peer's header alone does not get memory
+        allocated. Big buffers grow in place (the allocator remaps their
+        pages), so the message is never held twice. Text is validated piece by
+        piece, to fail fast at the first invalid byte.
         """
         buffer = self._msg_io
         if buffer is None:
             buffer = self._msg_io = io.BytesIO()
             self._msg_reserved = 0
-        end = buffer.tell() + len(data)
+        start = buffer.tell()
+        end = start + len(data)
         if end > self._msg_reserved:
             # Double, or take the rest of the frame at once if that is less
             # than twice as much: the last step lands exactly on its end.
             left = self._frame_left
             wanted = end + (left if left <= 2 * end else end)
-            if wanted > end:
-                # Writing the last byte sizes the buffer exactly; the frame
-                # fills the room before the message can end.
-                buffer.seek(wanted - 1)
-                buffer.write(b"\0")
-                buffer.seek(end - len(data))
+            # Writing the last byte sizes the buffer exactly; the frame fills
+            # the room before the message can end.
+            buffer.seek(wanted - 1)
+            buffer.write(b"\0")
+            buffer.seek(start)
             self._msg_reserved = wanted
-        buffer.write(data)
+        if mask is not None and end - start < _UNMASK_INTO_FROM:
+            data, mask = apply_mask(data, mask, offset), None
+        decoder = self._msg_utf8
+        if decoder is None and self._msg_opcode == _TEXT and self._validate_utf8:
+            decoder = self._msg_utf8 = Utf8Decoder()
+        if mask is None:
+            buffer.write(data)
+            if decoder is not None:
+                decoder.decode(data, final)
+            return
+        with buffer.getbuffer() as target, target[start:end] as piece:
+            apply_mask_into(piece, data, mask, offset)
+            if decoder is not None:
+                decoder.decode(piece, final)
+        buffer.seek(end)
 
     def _end_message(self) -> None:
         self._state = _AFTER_RECV_MESSAGE[self._state]
@@ -554,13 +607,13 @@ class Connection:
         self._msg_io = None
         self._msg_utf8 = None
 
-    def _take(self, header_size: int, end: int, mask: bytes | bytearray | None) -> bytes:
+    def _take(self, header_size: int, end: int, mask: bytes | None) -> bytes:
         """Remove a whole frame from the buffer; its payload, unmasked, copied once."""
         with memoryview(self._buf) as view:
             payload = (
                 bytes(view[header_size:end]) if mask is None else apply_mask(view[header_size:end], mask)
             )
-        del self._buf[:end]
+        self._drop(end)
         return payload
 
     def _decode(self, first: int, payload: bytes) -> Frame:

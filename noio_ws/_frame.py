@@ -23,6 +23,8 @@ __all__ = [
     "ACCELERATED",
     "Frame",
     "apply_mask",
+    "apply_mask_into",
+    "apply_mask_into_python",
     "apply_mask_python",
     "make_frame",
     "parse_header",
@@ -70,7 +72,7 @@ def make_frame(opcode: int, payload: bytes, fin: bool, rsv: int) -> Frame:
     return frame
 
 
-def parse_header(buf: bytes | bytearray) -> tuple[int, int, bytes | None] | None:
+def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes | None] | None:
     """Decode the length and mask key of the header at the start of *buf*.
 
     Returns ``(header_size, payload_length, mask_key)``, where the mask key is
@@ -108,7 +110,7 @@ def parse_header(buf: bytes | bytearray) -> tuple[int, int, bytes | None] | None
 
 
 def apply_mask_python(
-    data: bytes | bytearray | memoryview, key: bytes | bytearray, offset: int = 0, /
+    data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview, offset: int = 0, /
 ) -> bytes:
     """XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.
 
@@ -117,6 +119,8 @@ def apply_mask_python(
     on, four strided ``translate`` calls through XOR tables are three times faster.
     """
     size = len(data)
+    if type(key) is not bytes:
+        key = bytes(key)
     if offset & 3:
         key = key[offset & 3 :] + key[: offset & 3]
     if size < _TRANSLATE_FROM:
@@ -132,6 +136,19 @@ def apply_mask_python(
 _TRANSLATE_FROM = 4096
 
 
+def apply_mask_into_python(
+    target: bytearray | memoryview,
+    data: bytes | bytearray | memoryview,
+    key: bytes | bytearray | memoryview,
+    offset: int = 0,
+    /,
+) -> None:
+    """Write ``apply_mask(data, key, offset)`` into *target*, a writable buffer of the same size."""
+    if len(target) != len(data):
+        raise ValueError("the target and the data differ in size")
+    target[:] = apply_mask_python(data, key, offset)
+
+
 @functools.cache
 def _xor_table(byte: int) -> bytes:
     """The ``translate`` table that XORs every byte with *byte* (at most 256 of them)."""
@@ -139,6 +156,7 @@ def _xor_table(byte: int) -> bytes:
 
 
 apply_mask = apply_mask_python
+apply_mask_into = apply_mask_into_python
 #: Whether the optional C accelerator does the masking (see _speedups.c). It
 #: gives the same answers; NOIO_WS_PURE_PYTHON=1 turns it off, for testing.
 ACCELERATED = False
@@ -148,7 +166,7 @@ ACCELERATED = False
 # as the switch.
 if not os.environ.get("NOIO_WS_PURE_PYTHON"):  # pragma: no branch
     try:
-        from ._speedups import apply_mask
+        from ._speedups import apply_mask, apply_mask_into
     except ImportError:  # pragma: no cover - not built: no compiler, or an unusual platform
         pass
     else:

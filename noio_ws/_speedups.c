@@ -90,8 +90,70 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(apply_mask_into_doc,
+"apply_mask_into(target, data, key, offset=0, /)\n--\n\n"
+"Write *data* XORed with *key* into the writable buffer *target*, of the same size.");
+
+static PyObject *
+apply_mask_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer target, data, key;
+    Py_ssize_t offset = 0;
+    unsigned char rotated[4];
+    PyObject *result = NULL;
+
+    if (nargs < 3 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "apply_mask_into() takes 3 or 4 arguments");
+        return NULL;
+    }
+    if (nargs == 4) {
+        offset = PyLong_AsSsize_t(args[3]);
+        if (offset == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (PyObject_GetBuffer(args[0], &target, PyBUF_WRITABLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&target);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &key, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&target);
+        return NULL;
+    }
+    if (key.len != 4) {
+        PyErr_SetString(PyExc_ValueError, "the mask key must be 4 bytes");
+        goto done;
+    }
+    if (target.len != data.len) {
+        PyErr_SetString(PyExc_ValueError, "the target and the data differ in size");
+        goto done;
+    }
+    for (int j = 0; j < 4; j++) {
+        rotated[j] = ((const unsigned char *)key.buf)[(offset + j) & 3];
+    }
+    if (data.len > RELEASE_GIL_ABOVE) {
+        Py_BEGIN_ALLOW_THREADS
+        xor_mask(target.buf, data.buf, data.len, rotated);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        xor_mask(target.buf, data.buf, data.len, rotated);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&target);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL, apply_mask_doc},
+    {"apply_mask_into", (PyCFunction)(void (*)(void))apply_mask_into, METH_FASTCALL, apply_mask_into_doc},
     {NULL, NULL, 0, NULL},
 };
 

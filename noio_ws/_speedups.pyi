@@ -1,1 +1,10 @@
-def apply_mask(data: bytes | bytearray | memoryview, key: bytes | bytearray, offset: int = 0, /) -> bytes: ...
+def apply_mask(
+    data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview, offset: int = 0, /
+) -> bytes: ...
+def apply_mask_into(
+    target: bytearray | memoryview,
+    data: bytes | bytearray | memoryview,
+    key: bytes | bytearray | memoryview,
+    offset: int = 0,
+    /,
+) -> None: ...

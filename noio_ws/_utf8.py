@@ -44,7 +44,7 @@ class Utf8Decoder:
         self._strict = strict
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict" if strict else "replace")
 
-    def decode(self, data: bytes, final: bool) -> str:
+    def decode(self, data: bytes | memoryview, final: bool) -> str:
         """The characters completed by *data*; raise 1007 at the first invalid byte."""
         try:
             text: str = self._decoder.decode(data, final)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from noio_ws import RemoteProtocolError
-from noio_ws._frame import apply_mask, apply_mask_python, parse_header, serialize
+from noio_ws._frame import apply_mask, apply_mask_into_python, apply_mask_python, parse_header, serialize
 
 
 def test_rfc_6455_section_5_7_examples() -> None:
@@ -73,10 +73,49 @@ def test_masking_resumes_at_any_offset(data: bytes, key: bytes, cut: int) -> Non
 
 
 c_apply_mask: Callable[..., bytes] | None
+c_apply_mask_into: Callable[..., None] | None
 try:
     from noio_ws._speedups import apply_mask as c_apply_mask
+    from noio_ws._speedups import apply_mask_into as c_apply_mask_into
 except ImportError:  # .ci/run checks that the accelerator is built
-    c_apply_mask = None
+    c_apply_mask = c_apply_mask_into = None
+
+INTO = [apply_mask_into_python] + ([c_apply_mask_into] if c_apply_mask_into else [])
+
+
+@pytest.mark.parametrize("into", INTO)
+@given(data=st.binary(max_size=300), key=st.binary(min_size=4, max_size=4), offset=st.integers(0, 7))
+def test_masking_into_a_buffer_writes_what_apply_mask_returns(
+    into: Callable[..., None], data: bytes, key: bytes, offset: int
+) -> None:
+    target = bytearray(b"?" * (len(data) + 4))
+    with memoryview(target) as view:
+        into(view[2 : 2 + len(data)], memoryview(data), key, offset)
+    assert target == b"??" + apply_mask_python(data, key, offset) + b"??"
+
+
+@pytest.mark.parametrize("into", INTO)
+def test_masking_into_a_buffer_rejects_bad_arguments(into: Callable[..., None]) -> None:
+    big = bytes(range(256)) * 1024  # above the size where the accelerator releases the GIL
+    target = bytearray(len(big))
+    into(target, big, b"abcd", 1)
+    assert target == apply_mask_python(big, b"abcd", 1)
+    with pytest.raises(ValueError, match="differ in size"):
+        into(bytearray(3), b"ab", b"abcd")
+    with pytest.raises((TypeError, BufferError)):
+        into(b"ro", b"ab", b"abcd")  # not writable
+
+
+@pytest.mark.skipif(c_apply_mask_into is None, reason="the C accelerator is not built")
+def test_accelerated_masking_into_rejects_bad_argument_types() -> None:
+    assert c_apply_mask_into is not None
+    for args in [(bytearray(1), b"x"), (bytearray(1), "x", b"abcd"), (bytearray(1), b"x", "abcd")]:
+        with pytest.raises(TypeError):
+            c_apply_mask_into(*args)
+    with pytest.raises(TypeError):
+        c_apply_mask_into(bytearray(1), b"x", b"abcd", "0")
+    with pytest.raises(ValueError, match="4 bytes"):
+        c_apply_mask_into(bytearray(1), b"x", b"abc")
 
 
 @pytest.mark.skipif(c_apply_mask is None, reason="the C accelerator is not built")

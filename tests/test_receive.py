@@ -479,3 +479,27 @@ def test_state_follows_each_returned_event_not_the_batch() -> None:
     rest = list(conn.events())
     assert rest == [TextMessage("x")] * 99 + [Close(1005)]
     assert conn.state is State.CLOSED
+
+
+def test_a_mutable_buffer_given_to_receive_data_is_copied() -> None:
+    """bytes are parsed in place; a bytearray or a view may be reused by the caller."""
+    wire = bytes(Connection(Role.CLIENT).send(TextMessage("hello")))
+    for make in (bytearray, lambda data: memoryview(bytearray(data))):
+        conn = Connection(Role.SERVER)
+        data = make(wire[:-2])
+        conn.receive_data(data)
+        data[:] = bytes(len(data))  # the caller reuses its buffer
+        conn.receive_data(make(wire[-2:]))
+        assert conn.next_event() == TextMessage("hello")
+
+
+def test_bytes_left_over_from_the_callers_buffer_are_joined_with_what_follows() -> None:
+    sender = Connection(Role.CLIENT)
+    wire = sender.send(BinaryMessage(b"a" * 70_000)) + sender.send(TextMessage("b" * 200))
+    for cut in (3, 70_005, 70_010, len(wire) - 100):
+        conn = Connection(Role.SERVER)
+        events: list[Event] = []
+        for piece in (wire[:cut], bytearray(wire[cut : cut + 50]), wire[cut + 50 :]):
+            conn.receive_data(piece)
+            events += conn.events()
+        assert events == [BinaryMessage(b"a" * 70_000), TextMessage("b" * 200)], cut
