@@ -236,7 +236,8 @@ def _pull(conn: Connection, outcome: Outcome, *, extension_buffer: int) -> bool:
             return False
         assert isinstance(event, Event)
         _check_event(conn, event, before)
-        assert len(conn._msg_buf) <= LIMIT
+        if conn._msg_io is not None:  # the message being assembled, with the room reserved for it
+            assert len(conn._msg_io.getbuffer()) <= LIMIT
         outcome.add(event, LIMIT)
 
 
