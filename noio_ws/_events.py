@@ -11,8 +11,9 @@ Rules of this module:
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._codes import CloseCode
 
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T", str, bytes)
+_M = TypeVar("_M", bound="Message[Any]")
 
 
 class Signal(enum.Enum):
@@ -58,11 +60,38 @@ class Message(Event, Generic[_T]):
     final: bool = True
 
 
+def _quick_init(data_type: str) -> Callable[[type[_M]], type[_M]]:
+    """Give a message class an ``__init__`` that sets its two slots directly.
+
+    The frozen dataclass ``__init__`` pays an ``object.__setattr__`` call per
+    field; applications build these events for every message they send. The
+    descriptors are the class's own: on 3.10, ``dataclass(slots=True)`` repeats
+    the inherited slots in every subclass.
+    """
+
+    def decorate(cls: type[_M]) -> type[_M]:
+        set_data = getattr(cls, "data").__set__  # noqa: B009
+        set_final = getattr(cls, "final").__set__  # noqa: B009
+
+        def __init__(self: Message[Any], data: Any, final: bool = True) -> None:
+            set_data(self, data)
+            set_final(self, final)
+
+        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        __init__.__annotations__ = {"data": data_type, "final": "bool", "return": "None"}
+        cls.__init__ = __init__  # type: ignore[method-assign]
+        return cls
+
+    return decorate
+
+
+@_quick_init("str")
 @dataclass(frozen=True, slots=True)
 class TextMessage(Message[str]):
     """A text message (opcode 0x1). Its bytes on the wire are UTF-8."""
 
 
+@_quick_init("bytes")
 @dataclass(frozen=True, slots=True)
 class BinaryMessage(Message[bytes]):
     """A binary message (opcode 0x2)."""

@@ -5,8 +5,8 @@
     renders it as a table of every state and input. The layout is computed from
     the table, so a change to the state machine changes the picture.
 
-``.. noio-ws-benchmarks::``
-    Renders the latest ``benchmarks/results.json`` (written by
+``.. noio-ws-benchmarks:: [results file]``
+    Renders the latest ``benchmarks/results.json`` (or the file given, written by
     ``python benchmarks/run.py --json``) as a table of ratios, and a chart drawn
     by ``benchmarks/plot.py`` when matplotlib is installed. Without results it
     says so: no made-up numbers.
@@ -51,21 +51,27 @@ class StateMachineDirective(SphinxDirective):
 
 
 class BenchmarksDirective(SphinxDirective):
-    """``.. noio-ws-benchmarks::``: the latest results, or a note that there are none."""
+    """``.. noio-ws-benchmarks:: [results file]``: the latest results, or a note that there are none.
+
+    The file is relative to the docs directory; by default the
+    ``noio_ws_benchmark_results`` setting.
+    """
 
     has_content = False
+    optional_arguments = 1
 
     def run(self) -> list[nodes.Node]:
         srcdir = Path(self.env.srcdir)  # conf.py's directory too
-        results = (srcdir / self.config.noio_ws_benchmark_results).resolve()
+        name = self.arguments[0] if self.arguments else self.config.noio_ws_benchmark_results
+        results = (srcdir / name).resolve()
         plot_script = (srcdir / self.config.noio_ws_benchmark_plot).resolve()
         # Re-read this page whenever the results or the script change (or appear).
         self.env.note_dependency(str(results))
         self.env.note_dependency(str(plot_script))
         chart = None
-        output = srcdir / "_generated" / "benchmarks.png"
+        output = srcdir / "_generated" / f"{results.stem}.png"
         if draw_chart(plot_script, results, output):
-            chart = "/_generated/benchmarks.png"
+            chart = f"/_generated/{results.stem}.png"
         container = nodes.container(classes=["noio-ws-benchmarks"])
         source = str(results)
         self.state.nested_parse(StringList(benchmark_rst(results, chart), source=source), 0, container)
