@@ -13,6 +13,11 @@ Rules of this module:
 - Without extensions, data frames are consumed as their bytes arrive: text is
   validated on the fly (fail-fast, 1007) and nothing is held twice. Extensions
   transform whole frames, so with extensions a data frame is buffered whole first.
+- Each byte is copied once on its way to an event: ``bytes`` handed to
+  ``receive_data()`` are parsed where they are, unmasking copies, and a message
+  that arrives in pieces grows in one buffer that becomes the event's bytes.
+- The common case, runs of whole one-frame messages, is parsed ahead in one loop
+  (``_batch``); an error found there waits behind the events before it.
 - A ``RemoteProtocolError`` moves the connection to FAILED; a
   ``LocalProtocolError`` changes nothing.
 """
