@@ -496,6 +496,7 @@ class Connection:
         final = not self._frame_left and self._frame_fin
         # Through a view: the piece is copied once, by the unmasking, into
         # the message being assembled if there is one.
+        chunk: bytes | None = None
         with memoryview(buf) as view:
             if self._stream or (final and self._msg_io is None):
                 if self._frame_mask is None:
@@ -504,9 +505,8 @@ class Connection:
                     chunk = apply_mask(view[:take], self._frame_mask, done)
             else:
                 self._assemble(view[:take], final, self._frame_mask, done)
-                chunk = b""
         self._drop(take)
-        if chunk or self._stream or self._msg_io is None:
+        if chunk is not None:
             return self._deliver(chunk, final)
         return self._whole() if final else None
 
