@@ -50,9 +50,11 @@ FIXED_DEFLATE = 128 * KiB
 
 
 def bound_whole(text: bool, m: int = M, r: int = R) -> int:
-    """No extension, whole messages: the message buffer (a bytearray, up to 1/8 over), the
-    final bytes or str (a str takes up to 4 bytes per character: 4 M), and three chunks."""
-    return int((6.25 if text else 2.25) * m) + 3 * r + FIXED
+    """No extension, whole messages: the message buffer (up to 1/8 over when fragments
+    outgrow what was reserved), which becomes the event's bytes; for text, the str
+    decoded from it (up to 4 bytes per character: 4 M) and the decoder's working copy;
+    and three chunks."""
+    return int((6.25 if text else 1.125) * m) + 3 * r + FIXED
 
 
 def bound_stream(text: bool, r: int = R) -> int:
