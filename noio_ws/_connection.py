@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import io
 import secrets
-import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from ._codes import CloseCode, Opcode, Role, is_valid_close_code
 from ._errors import LocalProtocolError, RemoteProtocolError
@@ -38,13 +36,12 @@ from ._events import (
     Close,
     Event,
     ExtensionMessage,
-    Message,
     Ping,
     Pong,
     Signal,
     TextMessage,
 )
-from ._frame import Frame, apply_mask, apply_mask_into, make_frame, parse_header, serialize
+from ._frame import Frame, _pack_short, apply_mask, apply_mask_into, parse_header, serialize
 from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder
 from .extensions._base import Extension, OpcodeKind
@@ -61,17 +58,6 @@ _RECV_MESSAGE = Input.RECV_MESSAGE
 _OPEN = State.OPEN
 _LOCAL_CLOSING = State.LOCAL_CLOSING
 
-# The hot path builds message events without the frozen dataclass __init__,
-# which pays one object.__setattr__ call per field: it sets the slots directly.
-# Each class's own descriptors: on 3.10, dataclass(slots=True) repeats the
-# inherited slots in every subclass.
-_new = object.__new__
-_set_text_data: Callable[[Message[Any], str], None] = getattr(TextMessage, "data").__set__  # noqa: B009
-_set_text_final: Callable[[Message[Any], bool], None] = getattr(TextMessage, "final").__set__  # noqa: B009
-_set_binary_data: Callable[[Message[Any], bytes], None] = getattr(BinaryMessage, "data").__set__  # noqa: B009
-_set_binary_final: Callable[[Message[Any], bool], None] = getattr(BinaryMessage, "final").__set__  # noqa: B009
-
-_pack_short = struct.Struct("!BB").pack
 # Pieces this big are unmasked straight into the message being assembled;
 # smaller ones are cheaper to unmask into bytes and copy.
 _UNMASK_INTO_FROM = 16 << 10
@@ -238,7 +224,8 @@ class Connection:
             elif type(buf) is bytearray:
                 buf += data
             else:
-                self._buf = bytearray(buf) + data
+                buf = self._buf = bytearray(buf)
+                buf += data
 
     def _drop(self, size: int) -> None:
         """Forget the first *size* bytes received."""
@@ -437,11 +424,14 @@ class Connection:
             end = start + length
             if end > size:
                 break
-            payload = apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else buf[start:end]
+            # Always bytes (a slice of a view would not be): its decode() is the fastest.
+            payload = (
+                apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else bytes(buf[start:end])
+            )
             message: Event | None
             if extensions:
                 try:
-                    message = self._extension_data(first, bytes(payload))
+                    message = self._extension_data(first, payload)
                 except RemoteProtocolError as exc:
                     # Nothing after it will be parsed: drop the rest.
                     self._deferred = exc
@@ -452,16 +442,12 @@ class Connection:
                     break
             elif first == 0x81:
                 try:
-                    text = str(payload, "utf-8", errors)
+                    text = payload.decode("utf-8", errors)
                 except UnicodeDecodeError:
                     break
-                message = _new(TextMessage)
-                _set_text_data(message, text)
-                _set_text_final(message, True)
+                message = TextMessage(text)
             else:
-                message = _new(BinaryMessage)
-                _set_binary_data(message, bytes(payload))
-                _set_binary_final(message, True)
+                message = BinaryMessage(payload)
             ready.append(message)
             pos = end
         if pos:
@@ -543,21 +529,13 @@ class Connection:
         """End the message being received: its event."""
         opcode = self._msg_opcode
         self._end_message()
-        message: Message[Any]
         if opcode == _TEXT:
             try:
-                text = whole.decode("utf-8", self._utf8_errors)
+                return TextMessage(whole.decode("utf-8", self._utf8_errors))
             except UnicodeDecodeError as exc:
                 raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
-            message = _new(TextMessage)
-            _set_text_data(message, text)
-            _set_text_final(message, True)
-            return message
         if opcode == _BINARY:
-            message = _new(BinaryMessage)
-            _set_binary_data(message, whole)
-            _set_binary_final(message, True)
-            return message
+            return BinaryMessage(whole)
         return ExtensionMessage(opcode, whole)
 
     def _assemble(
@@ -623,7 +601,7 @@ class Connection:
 
     def _decode(self, first: int, payload: bytes) -> Frame:
         """Run a whole frame through the extensions' decoders (in reverse order)."""
-        frame = make_frame(first & 0x0F, payload, first > 0x7F, first & 0x70)
+        frame = Frame(first & 0x0F, payload, first > 0x7F, first & 0x70)
         if self._decoders:
             budget = None
             if self._max_message_size is not None:
@@ -766,15 +744,11 @@ class Connection:
         key = self._mask_key() if self._masking else None
         first = opcode | 0x80 if fin else opcode
         if self._encoders:
-            frame = make_frame(opcode, payload if type(payload) is bytes else bytes(payload), fin, 0)
+            frame = Frame(opcode, payload if type(payload) is bytes else bytes(payload), fin)
             for encode in self._encoders:
                 frame = encode(frame)
             first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
             payload = frame.payload
-        if len(payload) < 126:
-            if key is None:
-                return _pack_short(first, len(payload)) + payload
-            return _pack_short(first, 0x80 | len(payload)) + key + apply_mask(payload, key)
         return serialize(first, payload, key)
 
     def _mask_key(self) -> bytes:

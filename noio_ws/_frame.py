@@ -15,7 +15,6 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from ._errors import RemoteProtocolError
 
@@ -26,7 +25,6 @@ __all__ = [
     "apply_mask_into",
     "apply_mask_into_python",
     "apply_mask_python",
-    "make_frame",
     "parse_header",
     "serialize",
 ]
@@ -53,23 +51,24 @@ class Frame:
     rsv: int = 0
 
 
-# The hot paths build frames without the frozen dataclass __init__, which pays
-# one object.__setattr__ call per field: they set the slots directly.
-_new = object.__new__
-_set_opcode: Callable[[Frame, Any], None] = getattr(Frame, "opcode").__set__  # noqa: B009
-_set_payload: Callable[[Frame, Any], None] = getattr(Frame, "payload").__set__  # noqa: B009
-_set_fin: Callable[[Frame, Any], None] = getattr(Frame, "fin").__set__  # noqa: B009
-_set_rsv: Callable[[Frame, Any], None] = getattr(Frame, "rsv").__set__  # noqa: B009
+# Frames are built for every message an extension touches. The frozen
+# dataclass __init__ pays one object.__setattr__ call per field; this one sets
+# the slots directly.
+_set_opcode: Callable[[Frame, int], None] = getattr(Frame, "opcode").__set__  # noqa: B009
+_set_payload: Callable[[Frame, bytes], None] = getattr(Frame, "payload").__set__  # noqa: B009
+_set_fin: Callable[[Frame, bool], None] = getattr(Frame, "fin").__set__  # noqa: B009
+_set_rsv: Callable[[Frame, int], None] = getattr(Frame, "rsv").__set__  # noqa: B009
 
 
-def make_frame(opcode: int, payload: bytes, fin: bool, rsv: int) -> Frame:
-    """``Frame(opcode, payload, fin, rsv)``, built faster (the arguments are trusted)."""
-    frame: Frame = _new(Frame)
-    _set_opcode(frame, opcode)
-    _set_payload(frame, payload)
-    _set_fin(frame, fin)
-    _set_rsv(frame, rsv)
-    return frame
+def _frame_init(self: Frame, opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> None:
+    _set_opcode(self, opcode)
+    _set_payload(self, payload)
+    _set_fin(self, fin)
+    _set_rsv(self, rsv)
+
+
+_frame_init.__qualname__ = "Frame.__init__"
+Frame.__init__ = _frame_init  # type: ignore[method-assign]
 
 
 def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes | None] | None:

@@ -36,6 +36,45 @@ xor_mask(unsigned char *out, const unsigned char *in, Py_ssize_t size, const uns
     }
 }
 
+/* Read the optional offset argument at args[index]; -1 with an exception set. */
+static int
+offset_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t index, Py_ssize_t *offset)
+{
+    *offset = 0;
+    if (nargs > index) {
+        *offset = PyLong_AsSsize_t(args[index]);
+        if (*offset == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What both functions share: check the key, rotate it by the offset, and XOR
+   *data* into *out* (without the GIL for large data). -1 with an exception set. */
+static int
+mask_into(unsigned char *out, const Py_buffer *data, const Py_buffer *key, Py_ssize_t offset)
+{
+    unsigned char rotated[4];
+
+    if (key->len != 4) {
+        PyErr_SetString(PyExc_ValueError, "the mask key must be 4 bytes");
+        return -1;
+    }
+    for (int j = 0; j < 4; j++) {
+        rotated[j] = ((const unsigned char *)key->buf)[(offset + j) & 3];
+    }
+    if (data->len > RELEASE_GIL_ABOVE) {
+        Py_BEGIN_ALLOW_THREADS
+        xor_mask(out, data->buf, data->len, rotated);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        xor_mask(out, data->buf, data->len, rotated);
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(apply_mask_doc,
 "apply_mask(data, key, offset=0, /)\n--\n\n"
 "XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.");
@@ -44,19 +83,15 @@ static PyObject *
 apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer data, key;
-    Py_ssize_t offset = 0;
-    unsigned char rotated[4];
+    Py_ssize_t offset;
     PyObject *result = NULL;
 
     if (nargs < 2 || nargs > 3) {
         PyErr_SetString(PyExc_TypeError, "apply_mask() takes 2 or 3 arguments");
         return NULL;
     }
-    if (nargs == 3) {
-        offset = PyLong_AsSsize_t(args[2]);
-        if (offset == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
+    if (offset_arg(args, nargs, 2, &offset) < 0) {
+        return NULL;
     }
     if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
         return NULL;
@@ -65,26 +100,10 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&data);
         return NULL;
     }
-    if (key.len != 4) {
-        PyErr_SetString(PyExc_ValueError, "the mask key must be 4 bytes");
-        goto done;
-    }
-    for (int j = 0; j < 4; j++) {
-        rotated[j] = ((const unsigned char *)key.buf)[(offset + j) & 3];
-    }
     result = PyBytes_FromStringAndSize(NULL, data.len);
-    if (result == NULL) {
-        goto done;
+    if (result != NULL && mask_into((unsigned char *)PyBytes_AS_STRING(result), &data, &key, offset) < 0) {
+        Py_CLEAR(result);
     }
-    if (data.len > RELEASE_GIL_ABOVE) {
-        Py_BEGIN_ALLOW_THREADS
-        xor_mask((unsigned char *)PyBytes_AS_STRING(result), data.buf, data.len, rotated);
-        Py_END_ALLOW_THREADS
-    }
-    else {
-        xor_mask((unsigned char *)PyBytes_AS_STRING(result), data.buf, data.len, rotated);
-    }
-done:
     PyBuffer_Release(&data);
     PyBuffer_Release(&key);
     return result;
@@ -98,19 +117,15 @@ static PyObject *
 apply_mask_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer target, data, key;
-    Py_ssize_t offset = 0;
-    unsigned char rotated[4];
+    Py_ssize_t offset;
     PyObject *result = NULL;
 
     if (nargs < 3 || nargs > 4) {
         PyErr_SetString(PyExc_TypeError, "apply_mask_into() takes 3 or 4 arguments");
         return NULL;
     }
-    if (nargs == 4) {
-        offset = PyLong_AsSsize_t(args[3]);
-        if (offset == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
+    if (offset_arg(args, nargs, 3, &offset) < 0) {
+        return NULL;
     }
     if (PyObject_GetBuffer(args[0], &target, PyBUF_WRITABLE) < 0) {
         return NULL;
@@ -124,27 +139,12 @@ apply_mask_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&target);
         return NULL;
     }
-    if (key.len != 4) {
-        PyErr_SetString(PyExc_ValueError, "the mask key must be 4 bytes");
-        goto done;
-    }
     if (target.len != data.len) {
         PyErr_SetString(PyExc_ValueError, "the target and the data differ in size");
-        goto done;
     }
-    for (int j = 0; j < 4; j++) {
-        rotated[j] = ((const unsigned char *)key.buf)[(offset + j) & 3];
+    else if (mask_into(target.buf, &data, &key, offset) == 0) {
+        result = Py_NewRef(Py_None);
     }
-    if (data.len > RELEASE_GIL_ABOVE) {
-        Py_BEGIN_ALLOW_THREADS
-        xor_mask(target.buf, data.buf, data.len, rotated);
-        Py_END_ALLOW_THREADS
-    }
-    else {
-        xor_mask(target.buf, data.buf, data.len, rotated);
-    }
-    result = Py_NewRef(Py_None);
-done:
     PyBuffer_Release(&key);
     PyBuffer_Release(&data);
     PyBuffer_Release(&target);

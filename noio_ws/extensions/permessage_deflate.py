@@ -35,7 +35,6 @@ from collections.abc import Mapping, Sequence
 
 from .._codes import Role
 from .._errors import HandshakeError, RemoteProtocolError
-from .._frame import make_frame
 from ._base import Frame, OpcodeKind, Params
 
 __all__ = ["PerMessageDeflate", "PerMessageDeflateFactory"]
@@ -199,7 +198,7 @@ class PerMessageDeflate:
         # after a final block there is no stream left to continue.
         if fin and (self._inflate_reset or inflater.eof):
             self._decompressor = None
-        return make_frame(opcode, payload, fin, frame.rsv & ~_RSV1)
+        return Frame(opcode, payload, fin, frame.rsv & ~_RSV1)
 
     @staticmethod
     def _inflate(inflater: zlib._Decompress, payload: bytes, fin: bool, budget: int) -> bytes:
@@ -261,7 +260,7 @@ class PerMessageDeflate:
             # Flush each fragment so the peer can inflate it as it comes; the
             # empty stored blocks this leaves mid-message are valid DEFLATE.
             data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        return make_frame(opcode, data, frame.fin, (frame.rsv | _RSV1) if opcode else frame.rsv)
+        return Frame(opcode, data, frame.fin, (frame.rsv | _RSV1) if opcode else frame.rsv)
 
 
 # ------------------------------------------------------------------ negotiation
