@@ -30,12 +30,17 @@ setup(
             "websockets>=15",
             "aiohttp>=3.9",
             "trio>=0.25",
+            # The uvicorn integration is tested against a real uvicorn on loopback.
+            "uvicorn>=0.55,<0.56",
         ],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
         # Building the docs (tox -e docs); matplotlib draws the benchmark chart.
         "docs": ["sphinx>=7", "matplotlib>=3.7"],
         "bench": ["wsproto>=1.2", "websockets>=14", "matplotlib>=3.7"],
         "fuzz": ["atheris>=2.3"],
+        # noio_ws.integrations.uvicorn follows uvicorn's protocol-class contract, which is
+        # not a stable API: pinned to the minor version it is tested with.
+        "uvicorn": ["uvicorn>=0.55,<0.56"],
     },
     classifiers=[
         "Development Status :: 3 - Alpha",
