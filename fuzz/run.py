@@ -44,6 +44,9 @@ TARGET_NAMES = [
 ]
 #: libFuzzer dictionaries (tokens worth splicing in), by target.
 DICTIONARIES = {"handshake_server": "http.dict", "extension_header": "http.dict"}
+#: Inputs kept in the repository, by target: crashes found once (replayed by
+#: tests/test_fuzz_corpus.py) and corpora folded back in; every run starts from them.
+CORPUS = HERE / "corpus"
 #: Seconds one input may take before it counts as a hang (ReDoS, a loop).
 INPUT_TIMEOUT = 10
 
@@ -100,6 +103,8 @@ def run_atheris(target: str, seconds: int, workdir: Path, seeds: Path) -> Result
     if target in DICTIONARIES:
         args.append(f"-dict={HERE / DICTIONARIES[target]}")
     args += [str(corpus), str(seeds / target)]
+    if (CORPUS / target).is_dir():  # read, never written: new inputs go to the work directory
+        args.append(str(CORPUS / target))
     log = workdir / f"{target}.log"
     start = time.monotonic()
     with log.open("w") as output:
@@ -172,7 +177,8 @@ def run_mutate(target: str, seconds: int, workdir: Path, seeds: Path, seed: int)
     from targets import TARGETS
 
     run = TARGETS[target]
-    corpus = [path.read_bytes() for path in sorted((seeds / target).iterdir())]
+    kept = sorted((CORPUS / target).iterdir()) if (CORPUS / target).is_dir() else []
+    corpus = [path.read_bytes() for path in [*sorted((seeds / target).iterdir()), *kept]]
     rng = random.Random(seed)
     executions = 0
     start = time.monotonic()

@@ -19,6 +19,10 @@ Rules of this module:
   of an incomplete head, a complete head is held to the same size and to
   ``max_headers`` fields (431), and a rejection body is kept up to
   ``max_body_size``.
+- A server's answer is always one h11 will send: a rejection to a HEAD request,
+  or with status 204 or 304, has no body (RFC 9110 sections 9.3.2 and 6.4.1);
+  every 405 says ``Allow: GET``; headers h11 refuses are a ``ValueError``
+  before anything is sent.
 - Bytes that follow the handshake (early frames pipelined after the request, or
   frames sent with the 101) belong to the WebSocket stream: they are fed into
   the handed-off ``Connection``, never dropped. So is an end of file.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import hashlib
 import secrets
 from collections.abc import Callable, Collection, Sequence
@@ -58,6 +63,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
+    "CONFIGURED",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_INCOMPLETE_EVENT_SIZE",
@@ -91,11 +97,33 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # section 1.3
 # Headers the handshake sets itself (and Sec-WebSocket-*); extra headers may not repeat them.
 _MANAGED = frozenset((b"host", b"upgrade", b"connection", b"origin", b"content-length", b"transfer-encoding"))
 
+# Framing is the handshake's (and h11's) business; the rejection ends the connection.
+_FRAMING = frozenset((b"transfer-encoding", b"connection"))
+# Statuses whose responses never carry a body (RFC 9110 sections 15.3.5 and 15.4.5).
+_BODILESS_STATUSES = frozenset((204, 304))
+
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 
 Headers = Sequence[tuple[bytes, bytes]]
 SubprotocolSelector = Callable[[list[str]], "str | None"]
 OriginPolicy = Collection["str | None"] | Callable[["str | None"], bool]
+
+
+class _Configured(enum.Enum):
+    """The type of ``CONFIGURED``."""
+
+    CONFIGURED = "CONFIGURED"
+
+    def __repr__(self) -> str:
+        return "CONFIGURED"
+
+
+#: ``ServerHandshake.accept()``'s default: the subprotocol chosen from the configuration.
+CONFIGURED = _Configured.CONFIGURED
+
+# Markers for what a rejection's body may hold (see ServerHandshake._body_left).
+_NO_BODY = -1
+_DROPPED = -2
 
 
 class ConnectionOptions(TypedDict, total=False):
@@ -370,14 +398,18 @@ def build_accept(
 def build_rejection(status_code: int, headers: Headers = (), body: bytes = b"") -> h11.Response:
     """A response refusing the handshake, framing *body* (sent after it) and closing.
 
-    Any Content-Length, Transfer-Encoding or Connection in *headers* is replaced.
+    Any Content-Length, Transfer-Encoding or Connection in *headers* is replaced;
+    a 405 without ``Allow`` gets ``Allow: GET``. A 204 or 304 cannot carry a
+    body, and gets no Content-Length.
     """
-    if not 200 <= status_code <= 599:
-        raise ValueError(f"a rejection needs a final status code (200-599), not {status_code}")
-    framing = {b"content-length", b"transfer-encoding", b"connection"}
-    kept = [(name, value) for name, value in headers if name.lower() not in framing]
-    kept += [(b"Content-Length", str(len(body)).encode("ascii")), (b"Connection", b"close")]
-    return h11.Response(status_code=status_code, headers=kept, reason=_REASONS.get(status_code, b""))
+    if status_code in _BODILESS_STATUSES:
+        if body:
+            raise ValueError(f"a {status_code} response has no body (RFC 9110 section 15)")
+        length = None
+    else:
+        length = len(body)
+    kept = [(name, value) for name, value in headers if name.lower() != b"content-length"]
+    return _rejection_head(status_code, kept, length)
 
 
 def rejection_from_error(error: HandshakeError) -> tuple[h11.Response, bytes]:
@@ -386,7 +418,37 @@ def rejection_from_error(error: HandshakeError) -> tuple[h11.Response, bytes]:
     headers = list(error.headers)
     if not any(name.lower() == b"content-type" for name, _ in headers):
         headers.append((b"Content-Type", b"text/plain; charset=utf-8"))
+    if error.status_code in _BODILESS_STATUSES:
+        body = b""
     return build_rejection(error.status_code, headers, body), body
+
+
+def _rejection_head(status_code: int, headers: Headers, content_length: int | None) -> h11.Response:
+    """The head of a rejection: *headers* less Transfer-Encoding and Connection, closing.
+
+    A Content-Length in *headers* is kept (h11 then holds the body to it), else
+    *content_length* is added if not None; without either, h11 chunks the body
+    for an HTTP/1.1 client and delimits it by closing for HTTP/1.0.
+    """
+    if not 100 <= status_code <= 599:
+        raise ValueError(f"{status_code} is not an HTTP status code (100-599)")
+    if status_code < 200:
+        raise ValueError(f"a rejection needs a final status code (200-599), not {status_code}")
+    kept = [(name, value) for name, value in headers if name.lower() not in _FRAMING]
+    given_length = any(name.lower() == b"content-length" for name, _ in kept)
+    if status_code == 204 and given_length:
+        raise ValueError("a 204 response must not have a Content-Length (RFC 9110 section 8.6)")
+    if content_length is not None and not given_length:
+        kept.append((b"Content-Length", str(content_length).encode("ascii")))
+    # RFC 9110 section 15.5.6: a 405 must say which methods are allowed; only GET is.
+    if status_code == 405 and not any(name.lower() == b"allow" for name, _ in kept):
+        kept.append((b"Allow", b"GET"))
+    # The handshake connection ends with a rejection: the client must not reuse it.
+    kept.append((b"Connection", b"close"))
+    try:
+        return h11.Response(status_code=status_code, headers=kept, reason=_REASONS.get(status_code, b""))
+    except h11.LocalProtocolError as exc:  # a malformed header name, value or Content-Length
+        raise ValueError(f"cannot send these rejection headers: {exc}") from None
 
 
 # ------------------------------------------------------------------ internals
@@ -586,8 +648,10 @@ class ServerHandshake:
     (it raises ``HandshakeError`` if the request is invalid: answer with
     ``reject_error(err)``). Then ``accept()`` (the 101 bytes and a
     ``Connection`` already holding any bytes that followed the request) or
-    ``reject()``. The subprotocol and extensions are chosen when the request
-    arrives; see ``subprotocol`` and ``extensions``.
+    ``reject()``, or ``reject_head()`` then ``reject_body()`` for a body that
+    comes in pieces. The subprotocol and extensions are chosen when the request
+    arrives (see ``subprotocol`` and ``extensions``); ``accept()`` may name
+    another offered subprotocol.
 
     Args:
         subprotocols: Supported subprotocols, most preferred first.
@@ -626,8 +690,13 @@ class ServerHandshake:
         self._subprotocol: str | None = None
         self._entries: list[ExtensionEntry] = []
         self._extensions: list[Extension] = []
+        self._method: bytes | None = None  # of the request, once h11 has parsed its head
         self._failed = False  # the request was invalid: only a rejection may follow
-        self._over = False  # a response was sent
+        self._responding = False  # a response was started (a rejection's head, or the 101)
+        self._over = False  # a whole response was sent
+        # What the rejection's body may still hold: bytes left of its Content-Length,
+        # None (no length), _NO_BODY (204, 304) or _DROPPED (a HEAD request).
+        self._body_left: int | None = None
         self._eof = False
 
     @property
@@ -650,7 +719,7 @@ class ServerHandshake:
 
         Bytes received after the request are kept for the ``Connection``.
         """
-        if self._over or self._failed:
+        if self._responding or self._failed:
             raise LocalProtocolError("the handshake is over")
         if self._eof:
             raise LocalProtocolError("receive_data() called after EOF")
@@ -674,6 +743,7 @@ class ServerHandshake:
             return None
         if not isinstance(event, h11.Request):
             raise HandshakeError("the connection closed before the request arrived")
+        self._method = event.method
         _check_head(event, self._limits)
         request = verify_request(event)
         self._check_origin(request.origin)
@@ -692,37 +762,121 @@ class ServerHandshake:
         if not allowed:
             raise HandshakeError("origin not allowed", 403)
 
-    def accept(self, *, extra_headers: Headers = ()) -> tuple[bytes, Connection]:
-        """Accept the request: the 101 bytes to write, and the ``Connection`` to use."""
-        if self._request is None or self._over or self._failed:
+    def accept(
+        self,
+        *,
+        subprotocol: str | _Configured | None = CONFIGURED,
+        extra_headers: Headers = (),
+    ) -> tuple[bytes, Connection]:
+        """Accept the request: the 101 bytes to write, and the ``Connection`` to use.
+
+        *subprotocol* overrides the one chosen from the configured subprotocols
+        (None: answer with none); it must be one the client offered (section
+        4.2.2), else ``LocalProtocolError`` and nothing is sent.
+        """
+        if self._request is None or self._responding or self._failed:
             raise LocalProtocolError("there is no valid request to accept")
+        if subprotocol is CONFIGURED:
+            subprotocol = self._subprotocol
+        elif subprotocol is not None and subprotocol not in self._request.subprotocols:
+            raise LocalProtocolError(f"subprotocol {subprotocol!r} was not offered by the client")
         response = build_accept(
             self._request.key,
-            subprotocol=self._subprotocol,
+            subprotocol=subprotocol,
             extensions=self._entries,
             extra_headers=extra_headers,
         )
         connection = Connection(Role.SERVER, extensions=self._extensions, **self._options)
         wire = _send(self._h11, response)
-        self._over = True
+        self._subprotocol = subprotocol
+        self._responding = self._over = True
         return wire, _hand_off(connection, self._h11)
 
     def reject(self, status_code: int, headers: Headers = (), body: bytes = b"") -> bytes:
-        """Refuse the handshake: the bytes of the response (then close the transport)."""
-        return self._respond(build_rejection(status_code, headers, body), body)
+        """Refuse the handshake: the bytes of the whole response (then close the transport).
+
+        Content-Length is set to the length of *body*. To a HEAD request the
+        body is left out (RFC 9110 section 9.3.2); a 204 or 304 cannot have one
+        (``ValueError``).
+        """
+        if status_code in _BODILESS_STATUSES and body:
+            raise ValueError(f"a {status_code} response has no body (RFC 9110 section 15)")
+        length = None if status_code in _BODILESS_STATUSES else len(body)
+        kept = [(name, value) for name, value in headers if name.lower() != b"content-length"]
+        head = self._start_rejection(_rejection_head(status_code, kept, length))
+        return head + self.reject_body(body)
 
     def reject_error(self, error: HandshakeError) -> bytes:
         """The response *error* asks for (status, headers, its message as the body)."""
-        return self._respond(*rejection_from_error(error))
+        response, body = rejection_from_error(error)
+        return self._start_rejection(response) + self.reject_body(body)
 
-    def _respond(self, response: h11.Response, body: bytes) -> bytes:
-        if self._over:
+    def reject_head(self, status_code: int, headers: Headers = ()) -> bytes:
+        """Start a rejection whose body follows in pieces: the bytes of the head.
+
+        Send the body with ``reject_body()``. A Content-Length in *headers* is
+        kept and the body must match it; without one the body is chunked (an
+        HTTP/1.0 client gets it delimited by the end of the connection).
+        Transfer-Encoding and Connection are the handshake's: the response
+        closes the connection. A status outside 200-599 is a ``ValueError``.
+        """
+        return self._start_rejection(_rejection_head(status_code, headers, None))
+
+    def reject_body(self, data: bytes | bytearray | memoryview = b"", *, more: bool = False) -> bytes:
+        """Bytes of the rejection's body, after ``reject_head()``; ``more=False`` ends it.
+
+        To a HEAD request, or with a 204 or 304 status, the response has no
+        body: *data* is dropped after a HEAD, and is a ``LocalProtocolError``
+        with a 204 or 304. So is more than the declared Content-Length, or
+        ending short of it; nothing is sent then, and the call can be repeated.
+        """
+        if not self._responding or self._over:
+            state = "over" if self._over else "not started: call reject_head() first"
+            raise LocalProtocolError(f"the rejection is {state}")
+        if self._body_left == _NO_BODY and data:
+            raise LocalProtocolError("this rejection has no body (a 204 or 304 status)")
+        size = len(data)
+        if self._body_left is not None and self._body_left >= 0:
+            if size > self._body_left:
+                raise LocalProtocolError(f"{size} bytes of body, but only {self._body_left} declared left")
+            if not more and size < self._body_left:
+                raise LocalProtocolError(f"the body ends {self._body_left - size} bytes short of its length")
+            self._body_left -= size
+        events: list[h11.Event] = []
+        if size and self._body_left != _DROPPED:
+            events.append(h11.Data(data=bytes(data)))
+        if not more:
+            events.append(h11.EndOfMessage())
+            self._over = True
+        return _send(self._h11, *events)
+
+    def _start_rejection(self, response: h11.Response) -> bytes:
+        if self._responding:
             raise LocalProtocolError("a response has already been sent")
+        status = response.status_code
+        if self._method == b"CONNECT" and 200 <= status < 300:
+            raise ValueError("a 2xx answer to CONNECT opens a tunnel; it cannot be a rejection")
+        # h11 gives no body to a HEAD, 204 or 304 response and refuses any data.
+        if self._method == b"HEAD":
+            self._body_left = _DROPPED
+        elif status in _BODILESS_STATUSES:
+            self._body_left = _NO_BODY
+        else:
+            self._body_left = _declared_length(response)
         # h11 lets a server answer even a request it could not parse, but not a
         # client that went away before sending anything.
         try:
-            wire = _send(self._h11, response, h11.Data(data=body), h11.EndOfMessage())
+            wire = _send(self._h11, response)
         except h11.LocalProtocolError as exc:
+            self._responding = self._over = True
             raise LocalProtocolError(f"cannot respond: {exc}") from None
-        self._over = True
+        self._responding = True
         return wire
+
+
+def _declared_length(response: h11.Response) -> int | None:
+    """The Content-Length of *response* (h11 checked that its values agree), or None."""
+    for name, value in response.headers:
+        if name == b"content-length":
+            return int(value)
+    return None

@@ -297,9 +297,20 @@ def test_build_rejection_frames_the_body_and_closes() -> None:
         (b"connection", b"close"),
     ]
     assert build_rejection(599).reason == b""
-    for status in (101, 199, 600):
+    for status in (101, 199):
         with pytest.raises(ValueError, match="final status code"):
             build_rejection(status)
+    for status in (99, 600):
+        with pytest.raises(ValueError, match="not an HTTP status code"):
+            build_rejection(status)
+
+
+def test_build_rejection_without_a_body_status() -> None:
+    for status in (204, 304):
+        assert b"content-length" not in dict(build_rejection(status, [(b"Content-Length", b"3")]).headers)
+        with pytest.raises(ValueError, match="has no body"):
+            build_rejection(status, body=b"x")
+    assert (b"allow", b"GET") in list(build_rejection(405).headers)
 
 
 def test_rejection_from_error_keeps_its_headers() -> None:
@@ -1011,6 +1022,29 @@ def test_hostile_lists_are_rejected_in_linear_time(changes: dict[bytes, bytes | 
     assert time.process_time() - start < 0.1
     assert info.value.status_code == 400
     assert server_error(wire).status_code == 431  # and by default they never get that far
+
+
+# Issue 18: found by the handshake_server fuzz target (its first two bytes are the target's
+# option and chunking bytes); also in fuzz/corpus/handshake_server/.
+ISSUE_18_INPUT = base64.b64decode(
+    "AABIRUFEIC8gSFRUUC8xLjENCkhvc3Q6IAp0cmFuc2Zlci1lbnlvZGluZ0hvc3Q6IHNlcnZlci5leGFtcGxlLmNvbSBz////////DQoNCg=="
+)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [ISSUE_18_INPUT[2:], b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", request_wire(start=b"HEAD / HTTP/1.1")],
+)
+def test_head_is_answered_405_without_a_body(wire: bytes) -> None:
+    server = ServerHandshake()
+    with pytest.raises(HandshakeError) as info:
+        server.receive_data(wire)
+    assert info.value.status_code == 405
+    answer = server.reject_error(info.value)
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert b"\r\nAllow: GET\r\n" in head
+    assert body == b""
 
 
 def test_no_response_to_a_client_that_sent_nothing() -> None:
