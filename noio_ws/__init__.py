@@ -7,6 +7,7 @@ it never touches a socket. The HTTP/1.1 opening handshake lives apart, in
 
 from ._codes import CloseCode, Opcode, Role
 from ._connection import Connection
+from ._deadlines import Deadlines, Expired
 from ._errors import HandshakeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from ._events import (
     BinaryMessage,
@@ -27,7 +28,9 @@ __all__ = [
     "Close",
     "CloseCode",
     "Connection",
+    "Deadlines",
     "Event",
+    "Expired",
     "ExtensionMessage",
     "HandshakeError",
     "LocalProtocolError",
