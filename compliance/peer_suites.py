@@ -221,7 +221,7 @@ def read_junit(path: Path) -> list[Outcome]:
         status, message = "passed", ""
         for child in case:
             if child.tag in {"failure", "error"}:
-                status, message = "failed", child.get("message") or child.tag
+                status, message = "failed", gist(child.get("message") or child.tag, child.text or "")
             elif child.tag == "skipped" and status == "passed":
                 status, message = "skipped", child.get("message") or "skipped"
         previous = outcomes.get(name)
@@ -230,14 +230,19 @@ def read_junit(path: Path) -> list[Outcome]:
     return list(outcomes.values())
 
 
+def gist(message: str, traceback: str) -> str:
+    """The failing line (pytest marks it with ">") and the message's first lines, on one line."""
+    failing = [line[1:].strip() for line in traceback.splitlines() if line.startswith(">")]
+    said = " | ".join(line.strip() for line in message.splitlines()[:3])
+    return f"{failing[-1]} -> {said}" if failing else said
+
+
 def judge(suite: Suite, protocol: str, outcomes: list[Outcome], exit_status: int, seconds: float) -> Verdict:
     """Pass only if exactly the expected cases ran and every one of them passed."""
     counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "failed", "skipped")}
     ours = [o for o in outcomes if suite.with_class(o.name, protocol)]
     problems = [
-        f"{o.status.upper()} {o.name}: {(o.message.strip().splitlines() or [''])[0]}"[:300]
-        for o in outcomes
-        if o.status != "passed"
+        f"{o.status.upper()} {o.name}: {o.message.strip()}"[:400] for o in outcomes if o.status != "passed"
     ]
     if len(ours) != suite.expected_with_class:
         problems.append(
