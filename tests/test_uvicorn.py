@@ -385,3 +385,198 @@ def test_protocol_errors_are_remote_errors_on_the_client_side_too() -> None:
             pytest.fail(f"the server's Close did not parse: {exc}")
         assert isinstance(event, Close)
         assert event.code == 1002
+
+
+# ---------------------------------------------------------------- the app's side of the contract
+
+
+def recorded_app(script: Callable[[Any, Any, list[Any]], Awaitable[None]]) -> tuple[App, list[Any]]:
+    """An app running *script*, with a list where it notes what happened (read after the server stops)."""
+    notes: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await script(receive, send, notes)
+
+    return app, notes
+
+
+def test_close_before_accept_gives_403() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.close"})
+        notes.append(await receive())
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, _):
+        client = Client(port)
+    assert isinstance(client.result, Rejected)
+    assert client.result.status_code == 403
+    assert notes == [{"type": "websocket.disconnect", "code": 1006}]
+
+
+def test_the_app_closes_with_its_code_and_reason() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 4000, "reason": "done"})
+        try:
+            await send({"type": "websocket.send", "text": "too late"})
+        except RuntimeError as exc:
+            notes.append(str(exc))
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, _):
+        client = Client(port)
+        assert client.next() == Close(4000, "done")
+        client.send(Close(4000))
+        assert client.read_until_eof() == b""
+    assert notes == ["Unexpected ASGI message 'websocket.send', after sending 'websocket.close'."]
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ([{"type": "websocket.send", "text": "x"}], "Expected ASGI message 'websocket.accept'"),
+        (
+            [{"type": "websocket.http.response.start", "status": 700, "headers": []}],
+            "Invalid HTTP status code '700'",
+        ),
+    ],
+    ids=["send before accept", "invalid status"],
+)
+def test_an_app_error_before_it_answers_gives_500(messages: list[Any], error: str) -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        for message in messages:
+            await send(message)
+
+    app, _ = recorded_app(script)
+    with serve(app) as (port, _):
+        client = Client(port)
+    assert isinstance(client.result, Rejected)
+    assert client.result.status_code == 500
+    assert client.result.body == b"Internal Server Error"  # *error* is logged, not shown
+
+
+@pytest.mark.parametrize(
+    "second",
+    [{"type": "websocket.accept"}, {"type": "websocket.http.response.start", "status": 404, "headers": []}],
+    ids=["accept twice", "start after accept"],
+)
+def test_an_app_error_after_accept_closes_the_transport_without_a_close_frame(second: Any) -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send(second)
+
+    app, _ = recorded_app(script)
+    with serve(app) as (port, _):
+        client = Client(port)
+        # As uvicorn's own backends do (and its suite checks): the peer sees 1006.
+        assert client.next() == Close(1006, "the transport ended before the close handshake")
+
+
+def test_an_app_that_returns_mid_denial_ends_the_response() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": 418, "headers": []})
+        try:
+            await send({"type": "websocket.send", "text": "x"})
+        except RuntimeError as exc:
+            notes.append(str(exc))
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, _):
+        client = Client(port)
+    assert isinstance(client.result, Rejected)
+    assert client.result.status_code == 418
+    assert client.result.body == b""
+    assert notes == ["Expected ASGI message 'websocket.http.response.body' but got 'websocket.send'."]
+
+
+def test_the_peer_going_away_ends_the_app_with_1006() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        notes.append(await receive())
+        notes.append(await receive())  # asked again after the end: the same answer
+        try:
+            await send({"type": "websocket.send", "text": "anyone?"})
+        except OSError as exc:
+            notes.append(type(exc).__name__)
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, server):
+        client = Client(port)
+        client.sock.close()
+        deadline = time.monotonic() + TIMEOUT
+        while server.server_state.tasks:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    disconnect = {
+        "type": "websocket.disconnect",
+        "code": 1006,
+        "reason": "the transport ended before the close handshake",
+    }
+    assert notes == [disconnect, disconnect, "ClientDisconnected"]
+
+
+def test_server_shutdown_closes_open_connections_with_1012() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        notes.append(await receive())
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, server):
+        client = Client(port)
+        server.should_exit = True
+        assert client.next() == Close(1012)
+    assert notes == [{"type": "websocket.disconnect", "code": 1012}]
+
+
+def test_server_shutdown_before_the_app_answers_gives_500() -> None:
+    async def script(receive: Any, send: Any, notes: list[Any]) -> None:
+        await receive()
+        notes.append(await receive())  # never answers the request
+
+    app, notes = recorded_app(script)
+    with serve(app) as (port, server), socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(upgrade())
+        deadline = time.monotonic() + TIMEOUT
+        while not server.server_state.tasks:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        server.should_exit = True
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 500 ")
+    assert notes == [{"type": "websocket.disconnect", "code": 1006}]
+
+
+def test_keepalive_pings_are_answered_and_the_connection_lives() -> None:
+    with serve(ws_ping_interval=0.05, ws_ping_timeout=5.0) as (port, server):
+        client = Client(port)
+        for _ in range(3):  # answer three keepalive pings
+            event = client.next()
+            assert isinstance(event, Ping)
+            assert event.payload.startswith(b"noio_ws keepalive ")
+            client.send(event.response())
+        (protocol,) = server.server_state.connections
+        assert protocol.ping_sent_at > 0
+        assert protocol.ping_timer is not None
+        client.send(TextMessage("still here"))
+        while isinstance(event := client.next(), Ping):
+            client.send(event.response())
+        assert event == TextMessage("still here")
+
+
+def test_keepalive_off_means_no_timer() -> None:
+    with serve(ws_ping_interval=0) as (port, server):
+        client = Client(port)
+        client.send(TextMessage("x"))
+        assert client.next() == TextMessage("x")
+        (protocol,) = server.server_state.connections
+        assert protocol.ping_timer is None
+        assert protocol.close_timer is None

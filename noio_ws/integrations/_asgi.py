@@ -70,16 +70,16 @@ class Inbox:
         self._queue.put_nowait(message)
 
     def put_disconnect(self, code: int, reason: str | None = None) -> None:
-        message: Message = {"type": "websocket.disconnect", "code": code}
+        message: Message = {"type": "websocket.disconnect", "code": int(code)}
         if reason is not None:
             message["reason"] = reason
         self.disconnect = message
         self.put(message)
 
-    async def receive(self, *, ended: bool) -> Message:
-        """The next message; after the end (*ended*), the disconnect again."""
-        if ended and self.disconnect is not None and self._queue.empty():
-            return self.disconnect
+    async def receive(self) -> Message:
+        """The next message; once the disconnect was given, the disconnect again."""
+        if self.disconnect is not None and self._queue.empty():
+            return self.disconnect  # nothing can follow it
         self._waiting = True
         try:
             message = await self._queue.get()

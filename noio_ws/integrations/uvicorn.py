@@ -204,7 +204,7 @@ class NoioWSProtocol(asyncio.Protocol):
         except RemoteProtocolError as error:
             self._fail(error)
             return
-        if self.inbox.backlog > 0:
+        if self.inbox.backlog > 0 and not self.close_sent:
             self.flow.pause_reading()  # messages wait for an app that is busy
         self.timer.schedule()
 
@@ -270,7 +270,7 @@ class NoioWSProtocol(asyncio.Protocol):
 
     async def receive(self) -> Message:
         """The next ``websocket.*`` message for the application."""
-        return await self.inbox.receive(ended=self.disconnected)
+        return await self.inbox.receive()
 
     async def send(self, message: Message) -> None:
         """Carry out one ``websocket.*`` message from the application."""
