@@ -7,6 +7,7 @@ Competitors that are not installed (wsproto is not in the tests extra) are left 
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -16,6 +17,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+import noio_ws
+from noio_ws.handshake import ServerHandshake
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -216,3 +220,132 @@ def test_plot_draws_a_png(tmp_path: Path) -> None:
     bench.main(argv, scale=TINY)
     assert plot.main([str(results), "-o", str(tmp_path / "chart.png"), "--clock", "cpu"]) == 0
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+
+# ---------------------------------------------------------------- the end-to-end uvicorn benchmark
+
+uvicorn_io = _load("uvicorn_echo_io")
+sys.modules["uvicorn_echo_io"] = uvicorn_io  # uvicorn_echo.py imports its helper by this name
+uvicorn_echo = _load("uvicorn_echo")
+_results_spec = importlib.util.spec_from_file_location(
+    "noio_ws_uvicorn_results", ROOT / "docs" / "_ext" / "noio_ws_uvicorn_results.py"
+)
+assert _results_spec is not None
+assert _results_spec.loader is not None
+uvicorn_results = importlib.util.module_from_spec(_results_spec)
+_results_spec.loader.exec_module(uvicorn_results)
+
+#: A handful of messages per row; the sizes and connection counts are the real ones.
+UVICORN_TINY = uvicorn_echo.Scale(
+    "tiny", repeat=1, counts=dict.fromkeys(uvicorn_echo.FULL.counts, 3), idle_seconds=0.1
+)
+
+
+def test_uvicorn_echo_runs_every_row_verified(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real run, tiny: two uvicorn servers (ours and websockets-sansio; wsproto is not
+    in the tests extra), every row, every echo verified by the load generator."""
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("noio_ws.integrations.uvicorn")
+    path = tmp_path / "results-uvicorn.json"
+    argv = ["--backends", "noio_ws,websockets-sansio", "--json", str(path)]
+    assert uvicorn_echo.main(argv, scale=UVICORN_TINY) == 0
+    document = json.loads(path.read_text())
+    names = [row.name for row in uvicorn_echo.rows(UVICORN_TINY)]
+    assert [row["name"] for row in document["rows"]] == names
+    for row in document["rows"]:
+        for backend in ("noio_ws", "websockets-sansio"):
+            (sample,) = row["samples"][backend]
+            assert sample["count"] == row["count"]  # every message came back, checked
+            assert sample["wall"] > 0
+            assert sample["server_cpu"] >= 0
+        assert set(row["ratios"]) <= {"websockets-sansio"}  # none where ours measured 0 ticks
+        assert row["target"]["met"] is None  # wsproto's column is missing
+    assert document["rows"][1]["count"] == 32 * 3
+    assert "text_16B_x32" in capsys.readouterr().out
+    page = "\n".join(uvicorn_results.uvicorn_results_rst(path))
+    assert all(f"``{name}``" in page for name in names)
+    assert "``tiny`` run" in page
+
+
+def test_uvicorn_results_page_without_results(tmp_path: Path) -> None:
+    page = "\n".join(uvicorn_results.uvicorn_results_rst(tmp_path / "results-uvicorn.json"))
+    assert "No end-to-end results are committed yet" in page
+
+
+@pytest.mark.parametrize(
+    ("size", "ratios", "met"),
+    [
+        (16, {"wsproto": 1.5, "websockets-sansio": 1.01}, True),
+        (16, {"wsproto": 1.5, "websockets-sansio": 0.99}, False),
+        (16, {"wsproto": 1.5}, None),
+        (256 << 10, {"wsproto": 2.0, "websockets-sansio": 1.2}, True),
+        (256 << 10, {"wsproto": 1.9, "websockets-sansio": 1.2}, False),
+    ],
+)
+def test_uvicorn_target(size: int, ratios: dict[str, float], met: bool | None) -> None:
+    row = uvicorn_echo.Row("row", "echo", size, False, 1, 1)
+    assert uvicorn_echo.target_of(row, ratios)["met"] is met
+
+
+class _Wire(asyncio.Transport):
+    """A transport that keeps what the client writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def take(self) -> bytes:
+        data = bytes(self.written)
+        self.written.clear()
+        return data
+
+
+SENT = [noio_ws.TextMessage("first é"), noio_ws.TextMessage("second é")]
+#: What a server answers to the second message; only "right" is correct.
+ANSWERS: dict[str, list[noio_ws.Event]] = {
+    "right": [SENT[1]],
+    "stale": [SENT[0]],
+    "one character changed": [noio_ws.TextMessage("second e")],
+    "bytes instead of text": [noio_ws.BinaryMessage("second é".encode())],
+    "one extra": [SENT[1], SENT[1]],
+    "closed by the server": [noio_ws.Close(1011)],
+}
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS))
+def test_uvicorn_load_generator_rejects_a_wrong_echo(answer: str) -> None:
+    async def scenario() -> tuple[asyncio.Future[None], asyncio.Future[None], _Wire]:
+        client = uvicorn_io.EchoClient(uvicorn_io.Address("127.0.0.1", 9))
+        wire = _Wire()
+        client.connection_made(wire)
+        server = ServerHandshake()
+        assert server.receive_data(wire.take()) is not None
+        accept, connection = server.accept()
+        client.data_received(accept)
+        finished = client.start(SENT)
+        steps: list[tuple[noio_ws.Event, list[noio_ws.Event]]] = [
+            (SENT[0], [SENT[0]]),
+            (SENT[1], ANSWERS[answer]),
+        ]
+        for expected, replies in steps:
+            connection.receive_data(wire.take())
+            assert list(connection.events()) == [expected]  # masked, and what was meant
+            client.data_received(b"".join(connection.send(reply) for reply in replies))
+        return finished, client.closed, wire
+
+    finished, closed, wire = asyncio.run(scenario())
+    if answer == "right":
+        assert finished.result() is None
+        assert not closed.done()
+        assert not wire.aborted
+        return
+    failed = finished if answer != "one extra" else closed  # the batch was over
+    assert isinstance(failed.exception(), uvicorn_io.VerificationError)
+    assert wire.aborted

@@ -11,6 +11,11 @@
     by ``benchmarks/plot.py`` when matplotlib is installed. Without results it
     says so: no made-up numbers.
 
+``.. noio-ws-uvicorn-benchmark:: [results file]``
+    Renders ``benchmarks/results-uvicorn.json`` (or the file given), written by
+    ``python benchmarks/uvicorn_echo.py``: the end-to-end tables, built by
+    ``noio_ws_uvicorn_results.py``.
+
 It also adjusts autodoc's output for noio_ws's docstrings (see the handlers).
 The generators themselves are in ``noio_ws_docgen.py``.
 """
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING
 from docutils import nodes
 from docutils.statemachine import StringList
 from noio_ws_docgen import benchmark_rst, draw_chart, state_machine_svg, transition_table_rst
+from noio_ws_uvicorn_results import uvicorn_results_rst
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -75,6 +81,25 @@ class BenchmarksDirective(SphinxDirective):
         container = nodes.container(classes=["noio-ws-benchmarks"])
         source = str(results)
         self.state.nested_parse(StringList(benchmark_rst(results, chart), source=source), 0, container)
+        return list(container.children)
+
+
+class UvicornBenchmarkDirective(SphinxDirective):
+    """``.. noio-ws-uvicorn-benchmark:: [results file]``: the end-to-end results, or a note.
+
+    The file is relative to the docs directory; by default
+    ``../benchmarks/results-uvicorn.json``.
+    """
+
+    has_content = False
+    optional_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0] if self.arguments else "../benchmarks/results-uvicorn.json"
+        results = (Path(self.env.srcdir) / name).resolve()
+        self.env.note_dependency(str(results))  # re-read when the results change or appear
+        container = nodes.container(classes=["noio-ws-uvicorn-benchmark"])
+        self.state.nested_parse(StringList(uvicorn_results_rst(results), source=str(results)), 0, container)
         return list(container.children)
 
 
@@ -147,6 +172,7 @@ def setup(app: Sphinx) -> ExtensionMetadata:
     app.add_config_value("noio_ws_benchmark_plot", "../benchmarks/plot.py", "env", [str])
     app.add_directive("noio-ws-state-machine", StateMachineDirective)
     app.add_directive("noio-ws-benchmarks", BenchmarksDirective)
+    app.add_directive("noio-ws-uvicorn-benchmark", UvicornBenchmarkDirective)
     app.connect("autodoc-process-docstring", drop_borrowed_docstring, priority=400)
     app.connect("autodoc-process-docstring", restore_inline_colon, priority=600)
     app.connect("autodoc-process-signature", drop_meaningless_signature)
