@@ -32,10 +32,13 @@ setup(
             "trio>=0.25",
             # The uvicorn integration is tested against a real uvicorn on loopback.
             "uvicorn>=0.55,<0.56",
+            # The "Running under uvicorn" page serves a Starlette app.
+            "starlette>=0.40",
         ],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
         # Building the docs (tox -e docs); matplotlib draws the benchmark chart.
-        "docs": ["sphinx>=7", "matplotlib>=3.7"],
+        # uvicorn: the API page documents noio_ws.integrations.uvicorn.
+        "docs": ["sphinx>=7", "matplotlib>=3.7", "uvicorn>=0.55,<0.56"],
         "bench": ["wsproto>=1.2", "websockets>=14", "matplotlib>=3.7"],
         "fuzz": ["atheris>=2.3"],
         # noio_ws.integrations.uvicorn follows uvicorn's protocol-class contract, which is
