@@ -263,7 +263,6 @@ def _version(distribution: str) -> str | None:
 
 
 def environment(scale: Scale, repeat: int, names: Sequence[str]) -> dict[str, Any]:
-    """Where and how the numbers were taken, for the JSON file."""
     versions = {name: _version(name) for name in ("uvicorn", "h11", "wsproto", "websockets", "noio_ws")}
     frame_module = importlib.import_module("noio_ws._frame")
     return {
@@ -281,6 +280,7 @@ def environment(scale: Scale, repeat: int, names: Sequence[str]) -> dict[str, An
         "warm-up per row and backend, then interleaved rotating repetitions; medians",
         "backends": {name: {"ws": BACKENDS[name][0], "library": BACKENDS[name][1]} for name in names},
         "versions": versions,
+        "noio_ws_source": loadgen.noio_ws_source(),
         "noio_ws_accelerated": getattr(frame_module, "ACCELERATED", None),
         "websockets_speedups": importlib.util.find_spec("websockets.speedups") is not None
         if versions["websockets"]

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+import noio_ws
 from noio_ws import (
     BinaryMessage,
     Close,
@@ -99,7 +100,10 @@ class Server:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         command = [sys.executable, "-m", "uvicorn", "uvicorn_echo_app:app", "--app-dir", str(APP_DIRECTORY)]
         command += ["--host", HOST, "--port", str(port), "--ws", ws, *UVICORN_OPTIONS]
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        # Run beside the app, so that no other directory's noio_ws is picked up by accident.
+        self._process = subprocess.Popen(
+            command, cwd=APP_DIRECTORY, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self.pid = self._process.pid
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -133,6 +137,25 @@ class Server:
             self._process.kill()
             self._process.wait()
         self._log.close()
+
+
+def noio_ws_source() -> dict[str, str | bool | None]:
+    """The noio_ws that clients and servers import (both use this process's path and
+    environment): its directory, its git commit, and whether it has uncommitted changes."""
+    package = Path(noio_ws.__file__).resolve().parent
+    git = ["git", "-C", str(package)]
+    try:
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"path": str(package), "commit": None, "uncommitted_changes": None}
+    return {
+        "path": str(package),
+        "commit": commit.stdout.strip(),
+        "uncommitted_changes": bool(status.stdout.strip()),
+    }
 
 
 def idle_cpu(servers: Sequence[Server], seconds: float) -> dict[str, float]:

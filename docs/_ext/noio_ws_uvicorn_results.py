@@ -29,6 +29,10 @@ def _header(document: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items() if version)
     python = (str(document.get("python", "")).split() or ["?"])[0]
     load = ", ".join(f"{value:.2f}" for value in document.get("load_average") or ())
+    source = document.get("noio_ws_source") or {}
+    if source.get("commit"):
+        changed = " with uncommitted changes" if source.get("uncommitted_changes") else ""
+        versions += f" (commit {source['commit'][:10]}{changed})"
     lines = [
         f"Run of {str(document['date'])[:10]}: Python {python} on {document['platform']}, "
         f"{document['cpu_count']} CPUs (load average at the end: {load}); {versions}; the noio_ws "
