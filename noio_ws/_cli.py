@@ -14,9 +14,11 @@ Rules of this module:
   connection we hold at most the stream buffer, one message (``--max-size``)
   and the write buffer.
 - Timeouts: an opening handshake must arrive within ``HANDSHAKE_TIMEOUT``
-  (10 s); after sending Close we wait ``CLOSE_TIMEOUT`` (5 s) for the peer's,
-  then drop the transport. The client gives connecting plus its handshake
-  ``CONNECT_TIMEOUT`` (10 s).
+  (10 s); the client gives connecting plus its handshake ``CONNECT_TIMEOUT``
+  (10 s). After that, one timer per connection (``_Timer``) is kept at what
+  ``Deadlines`` says, on ``loop.time()``: keepalive Pings after
+  ``--ping-interval`` of silence, Close 1011 when a Pong is ``--ping-timeout``
+  late, and the transport dropped ``--close-timeout`` after our Close.
 - Output: stdout carries only what the command is for (the "listening on"
   line, received messages, the demo's narrative); problems are one line on
   stderr, prefixed with the command's name.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import ssl
@@ -44,7 +47,9 @@ from . import (
     BinaryMessage,
     Close,
     Connection,
+    Deadlines,
     Event,
+    Expired,
     HandshakeError,
     Ping,
     Pong,
@@ -69,10 +74,94 @@ WRITE_BUFFER_HIGH = 64 << 10
 HANDSHAKE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 10.0
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
 #: Close codes that end a connection normally, for the client's exit status.
 _NORMAL_CLOSE_CODES = frozenset((1000, 1001, 1005))
 
 Trace = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- the timer
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The timers of a connection, in seconds; None turns one off (see ``Deadlines``)."""
+
+    ping_interval: float | None = PING_INTERVAL
+    ping_timeout: float | None = PING_TIMEOUT
+    close_timeout: float | None = CLOSE_TIMEOUT
+
+
+class _Timer:
+    """A connection's one asyncio timer, kept at ``Deadlines.deadline`` on ``loop.time()``.
+
+    What can move the deadline goes through here (bytes and events received, our
+    Close sent) and reschedules it. When it fires: a keepalive Ping is written, or
+    a silent peer gets Close 1011, or, once the close timeout passed, the
+    transport is aborted (the reading task then sees the end of the stream).
+    """
+
+    def __init__(self, conn: Connection, writer: asyncio.StreamWriter, timing: Timing) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._conn = conn
+        self._writer = writer
+        self._deadlines = Deadlines(
+            conn,
+            now=self._loop.time(),
+            ping_interval=timing.ping_interval,
+            ping_timeout=timing.ping_timeout,
+            close_timeout=timing.close_timeout,
+        )
+        self._handle: asyncio.TimerHandle | None = None
+        self.unresponsive = False  # we closed with 1011: no Pong came in time
+        self.timed_out = False  # we dropped the transport: the close handshake did not end
+        self._reschedule()
+
+    def data_received(self) -> None:
+        self._deadlines.data_received(self._loop.time())
+        self._reschedule()
+
+    def event_received(self, event: Event) -> None:
+        self._deadlines.event_received(event, self._loop.time())
+        self._reschedule()
+
+    def close_sent(self) -> None:
+        self._deadlines.close_sent(self._loop.time())
+        self._reschedule()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _reschedule(self) -> None:
+        # Only ever earlier: a timer left at an older, earlier deadline fires, finds
+        # nothing due (expire() returns b"") and moves on. So a busy connection costs
+        # one wake-up per interval, not a new timer per read.
+        due = self._deadlines.deadline
+        if due is not None and (self._handle is None or due < self._handle.when()):
+            self.cancel()
+            self._handle = self._loop.call_at(due, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        if self._writer.transport.is_closing():
+            return  # the connection is ending: its task cancels us
+        # Early (see above, and asyncio may run a timer up to its clock resolution
+        # early): expire() returns b"" and the timer is set again.
+        result = self._deadlines.expire(self._loop.time())
+        if result is Expired.PEER_UNRESPONSIVE:
+            self.unresponsive = True
+            self._writer.write(self._conn.send(Close(1011, "keepalive ping timeout")))
+            self._deadlines.close_sent(self._loop.time())
+        elif result is Expired.CLOSE_TIMEOUT:
+            self.timed_out = True
+            self._writer.transport.abort()
+        elif result:
+            self._writer.write(result)  # a keepalive Ping
+        self._reschedule()
 
 
 # ---------------------------------------------------------------- echo server
@@ -86,15 +175,17 @@ class _Peer:
     writer: asyncio.StreamWriter
     task: asyncio.Task[None]
     conn: Connection | None = None
+    timer: _Timer | None = None
 
     def going_away(self) -> None:
         """Start closing with 1001: the handler task finishes the close handshake."""
-        if self.conn is None:
+        if self.conn is None or self.timer is None:
             # Still in the opening handshake: nothing to say. The handler reads EOF
             # and returns (cancelling it would upset asyncio's streams on 3.11).
             self.writer.transport.abort()
         elif self.conn.state is State.OPEN:
             self.writer.write(self.conn.send(Close(1001, "server shutting down")))
+            self.timer.close_sent()
 
 
 class EchoServer:
@@ -104,7 +195,9 @@ class EchoServer:
         deflate: Accept permessage-deflate when a client offers it.
         max_size: Largest message accepted; larger ones fail with 1009.
         handshake_timeout: Seconds a client has to send its opening handshake.
-        close_timeout: Seconds to wait for a peer's Close once ours is sent.
+        timing: Keepalive and close timeouts of each connection. At shutdown,
+            ``aclose()`` also waits at most ``close_timeout`` (``CLOSE_TIMEOUT``
+            if None) before dropping what is left.
         trace: Called with a line describing every event and frame (the demo).
     """
 
@@ -114,13 +207,15 @@ class EchoServer:
         deflate: bool = True,
         max_size: int = DEFAULT_MAX_SIZE,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
-        close_timeout: float = CLOSE_TIMEOUT,
+        timing: Timing = Timing(),  # frozen: one default for all is safe
         trace: Trace | None = None,
     ) -> None:
         self._deflate = deflate
         self._max_size = max_size
         self._handshake_timeout = handshake_timeout
-        self._close_timeout = close_timeout
+        self._timing = timing
+        # Shutdown and the end of a transport are bounded even without a close timeout.
+        self._close_timeout = CLOSE_TIMEOUT if timing.close_timeout is None else timing.close_timeout
         self._trace = trace
         self._server: asyncio.Server | None = None
         self._peers: set[_Peer] = set()
@@ -168,13 +263,16 @@ class EchoServer:
         try:
             peer.conn = await self._handshake(reader, writer)
             if peer.conn is not None:
-                await self._echo(reader, writer, peer.conn)
+                peer.timer = _Timer(peer.conn, writer, self._timing)
+                await self._echo(reader, writer, peer.conn, peer.timer)
         except OSError:
             pass  # the peer vanished (reset, broken pipe): nothing left to do
         except Exception as exc:  # one connection's bug must not stop the server
             where = writer.get_extra_info("peername")
             print(f"noio_ws echo-server: connection {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
+            if peer.timer is not None:
+                peer.timer.cancel()
             self._peers.discard(peer)
             await self._close_transport(writer)
 
@@ -218,9 +316,9 @@ class EchoServer:
         return conn
 
     async def _echo(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Connection
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: Connection, timer: _Timer
     ) -> None:
-        """Echo messages, answer pings and finish the close handshake."""
+        """Echo messages, answer pings and finish the close handshake; *timer* hears of it all."""
         while True:
             try:
                 event = conn.next_event()
@@ -232,10 +330,14 @@ class EchoServer:
                 return
             if event is Signal.NEED_DATA:
                 await writer.drain()  # backpressure: what we owe this peer goes out first
-                conn.receive_data(await reader.read(READ_SIZE))
+                data = await reader.read(READ_SIZE)
+                if data:
+                    timer.data_received()
+                conn.receive_data(data)
                 continue
             if event is Signal.CLOSED:
                 return
+            timer.event_received(event)
             if self._trace:
                 self._trace(f"  server got   {describe(event)}")
             if isinstance(event, Close):
@@ -259,10 +361,17 @@ class EchoServer:
 
 
 async def run_echo_server(
-    host: str, port: int, *, deflate: bool, max_size: int, stdout: TextIO, stderr: TextIO
+    host: str,
+    port: int,
+    *,
+    deflate: bool,
+    max_size: int,
+    timing: Timing = Timing(),
+    stdout: TextIO,
+    stderr: TextIO,
 ) -> int:
     """The ``echo-server`` command: serve until SIGINT or SIGTERM, then close with 1001."""
-    server = EchoServer(deflate=deflate, max_size=max_size)
+    server = EchoServer(deflate=deflate, max_size=max_size, timing=timing)
     stopping = asyncio.Event()
     # Before listening: a signal sent as soon as the port answers must find the handlers.
     restore = _on_signals(stopping.set)
@@ -470,17 +579,22 @@ class _ClientSession:
         conn: Connection,
         stdout: BinaryIO,
         stderr: TextIO,
+        *,
+        timing: Timing,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._conn = conn
         self._stdout = stdout
         self._stderr = stderr
+        self._timer = _Timer(conn, writer, timing)
         # Two tasks write; drain() must not be awaited by both at once on Python 3.10.
         self._drain_lock = asyncio.Lock()
 
     async def _write(self, event: Event) -> None:
         self._writer.write(self._conn.send(event))
+        if isinstance(event, Close):
+            self._timer.close_sent()
         async with self._drain_lock:
             await self._writer.drain()
 
@@ -513,10 +627,14 @@ class _ClientSession:
                     data = await self._reader.read(READ_SIZE)
                 except OSError:
                     data = b""  # a reset is an end of the transport, reported as 1006
+                if data:
+                    self._timer.data_received()
                 conn.receive_data(data)
-            elif event is Signal.CLOSED:
+                continue
+            if event is Signal.CLOSED:
                 return status
-            elif isinstance(event, TextMessage):
+            self._timer.event_received(event)
+            if isinstance(event, TextMessage):
                 self._stdout.write(event.data.encode("utf-8") + b"\n")
             elif isinstance(event, BinaryMessage):
                 self._stdout.write(b"<binary %d bytes>\n" % len(event.data))
@@ -525,21 +643,40 @@ class _ClientSession:
             elif isinstance(event, Close):
                 if conn.state is State.REMOTE_CLOSING:
                     await self._write(event.response())
-                status = 0 if event.code in _NORMAL_CLOSE_CODES else 1
-                if status:
-                    reason = f" ({event.reason})" if event.reason else ""
-                    self._error(f"the connection closed with code {event.code}{reason}")
+                status = self._status(event)
+
+    def _status(self, close: Close) -> int:
+        """The exit status the end of the connection deserves, and one line on stderr if not 0."""
+        if self._timer.unresponsive:
+            self._error("the server did not answer a keepalive ping in time: closed with 1011")
+            return 1
+        if self._timer.timed_out:
+            return 0  # stdin ended and our Close went unanswered: nothing was lost
+        if close.code in _NORMAL_CLOSE_CODES:
+            return 0
+        reason = f" ({close.reason})" if close.reason else ""
+        self._error(f"the connection closed with code {close.code}{reason}")
+        return 1
 
     def _error(self, message: str) -> None:
         print(f"noio_ws client: {_one_line(message)}", file=self._stderr, flush=True)
 
-    async def wait_closed(self, timeout: float) -> None:
-        """After the close handshake the server closes TCP first (RFC 6455 section 7.1.1)."""
+    async def wait_closed(self) -> None:
+        """After the close handshake the server closes TCP first (RFC 6455 section 7.1.1).
+
+        The close timeout, counted from our Close, bounds the wait: the timer aborts the
+        transport, which ends the stream.
+        """
         try:
-            while await asyncio.wait_for(self._reader.read(READ_SIZE), timeout):
+            while await self._reader.read(READ_SIZE):
                 pass
-        except (asyncio.TimeoutError, OSError):
+        except OSError:
             pass
+        self._timer.cancel()
+        self._writer.transport.abort()
+
+    def abort(self) -> None:
+        self._timer.cancel()
         self._writer.transport.abort()
 
 
@@ -549,6 +686,7 @@ async def run_client(
     deflate: bool = True,
     subprotocols: Sequence[str] = (),
     max_size: int = DEFAULT_MAX_SIZE,
+    timing: Timing = Timing(),
     stdin_fd: int = 0,
     stdout: BinaryIO,
     stderr: TextIO,
@@ -561,30 +699,29 @@ async def run_client(
     except ClientError as exc:
         print(f"noio_ws client: {_one_line(exc)}", file=stderr, flush=True)
         return 2
-    session = _ClientSession(reader, writer, accepted.connection, stdout, stderr)
+    session = _ClientSession(reader, writer, accepted.connection, stdout, stderr, timing=timing)
     receiver = asyncio.create_task(session.receive())
     sender = asyncio.create_task(session.send_lines(_StdinLines(stdin_fd)))
-    loop = asyncio.get_running_loop()
     try:
         await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-        # From here, CLOSE_TIMEOUT for the close handshake and the end of TCP.
-        deadline = loop.time() + CLOSE_TIMEOUT
         if not receiver.done():
             sender.result()  # raises what stopped the sender, if anything did
-            # stdin ended and our Close is out: wait for the server's.
-            await asyncio.wait({receiver}, timeout=CLOSE_TIMEOUT)
-        status = receiver.result() if receiver.done() else 0
+            # stdin ended and our Close is out: the close timeout bounds the wait for the server's.
+            await receiver
+        status = receiver.result()
     except BrokenPipeError:
+        session.abort()
         raise  # stdout is gone (``| head``): main() ends quietly
     except OSError as exc:
         print(f"noio_ws client: connection lost: {_one_line(exc)}", file=stderr, flush=True)
-        status, deadline = 1, loop.time()
+        status = 1
+        session.abort()
     finally:
         for task in (sender, receiver):
             task.cancel()
         await asyncio.gather(sender, receiver, return_exceptions=True)
         stdout.flush()
-    await session.wait_closed(max(0.0, deadline - loop.time()))
+    await session.wait_closed()
     return status
 
 
@@ -779,6 +916,38 @@ def _size(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float | None:
+    """argparse type for the timers: seconds; 0, a negative number or "none" turns it off."""
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value if 0 < value < math.inf else None
+
+
+def _add_timing(parser: argparse.ArgumentParser) -> None:
+    def add(flag: str, default: float, what: str) -> None:
+        parser.add_argument(
+            flag,
+            type=_seconds,
+            default=default,
+            metavar="SECONDS",
+            help=f"{what} (default: %(default)g; 0 or none: off)",
+        )
+
+    add("--ping-interval", PING_INTERVAL, "send a Ping after this long without hearing from the peer")
+    add("--ping-timeout", PING_TIMEOUT, "close with 1011 if that Ping's Pong is this late")
+    add("--close-timeout", CLOSE_TIMEOUT, "drop the connection this long after our Close if it has not ended")
+
+
+def _timing(args: argparse.Namespace) -> Timing:
+    return Timing(args.ping_interval, args.ping_timeout, args.close_timeout)
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -830,6 +999,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="largest message accepted; larger ones close the connection with 1009 (default: %(default)s)",
     )
+    _add_timing(server)
 
     client = commands.add_parser(
         "client",
@@ -837,7 +1007,7 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Connect to URL (ws:// or wss://), send each line of stdin as a text message and "
             'print each message received: text as one line, binary as "<binary N bytes>". '
-            f"At the end of stdin, close with 1000 and wait (at most {CLOSE_TIMEOUT:g} s) for the "
+            "At the end of stdin, close with 1000 and wait (at most --close-timeout) for the "
             "close handshake. Exits 0 after a normal close, 1 if the connection ended abnormally, "
             "2 if the connection or the handshake failed."
         ),
@@ -851,6 +1021,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="offer this subprotocol (repeat for several, most preferred first)",
     )
+    _add_timing(client)
     return parser
 
 
@@ -877,6 +1048,7 @@ async def _run(args: argparse.Namespace) -> int:
             args.port,
             deflate=not args.no_deflate,
             max_size=args.max_size,
+            timing=_timing(args),
             stdout=sys.stdout,
             stderr=sys.stderr,
         )
@@ -884,6 +1056,7 @@ async def _run(args: argparse.Namespace) -> int:
         args.url,
         deflate=not args.no_deflate,
         subprotocols=args.subprotocol,
+        timing=_timing(args),
         stdout=sys.stdout.buffer,
         stderr=sys.stderr,
     )

@@ -42,10 +42,17 @@ from noio_ws import _cli as cli
 from noio_ws.handshake import Accepted, ClientHandshake, ServerHandshake
 
 T = TypeVar("T")
+E = TypeVar("E", bound=noio_ws.Event)
 TIMEOUT = 15.0  # generous: the machine may be loaded; a hang still fails in seconds
 PACKAGE_ROOT = Path(noio_ws.__file__).resolve().parent.parent  # the checkout, or site-packages
 LISTENING = re.compile(r"^listening on ws://(127\.0\.0\.1):(\d+)/$")
 MiB = 1 << 20
+TIMER_FLAGS = [
+    "--ping-interval SECONDS",
+    "--ping-timeout SECONDS",
+    "--close-timeout SECONDS",
+    "0 or none: off",
+]
 
 
 def child_env() -> dict[str, str]:
@@ -151,8 +158,8 @@ def negotiated(ws: ClientConnection) -> str | None:
     [
         ([], ["demo", "echo-server", "client"]),
         (["demo"], ["permessage-deflate"]),
-        (["echo-server"], ["--host", "--port", "--no-deflate", "--max-size", "1001"]),
-        (["client"], ["URL", "--no-deflate", "--subprotocol", "<binary N bytes>"]),
+        (["echo-server"], ["--host", "--port", "--no-deflate", "--max-size", "1001", *TIMER_FLAGS]),
+        (["client"], ["URL", "--no-deflate", "--subprotocol", "<binary N bytes>", *TIMER_FLAGS]),
     ],
 )
 def test_help(command: list[str], expected: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -189,7 +196,16 @@ def test_python_dash_m() -> None:
     assert "usage:" in no_command.stderr
 
 
-@pytest.mark.parametrize("args", [["--port", "70000"], ["--max-size", "0"], ["--max-size", "16MiB"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "70000"],
+        ["--max-size", "0"],
+        ["--max-size", "16MiB"],
+        ["--ping-interval", "soon"],
+        ["--close-timeout", "nan"],
+    ],
+)
 def test_echo_server_bad_arguments(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["echo-server", *args])
@@ -762,7 +778,7 @@ async def client_in_process(
 
 def test_in_process_server_and_client() -> None:
     async def check() -> None:
-        server = cli.EchoServer(handshake_timeout=0.5, close_timeout=1.0)
+        server = cli.EchoServer(handshake_timeout=0.5, timing=cli.Timing(close_timeout=1.0))
         url = await server.start("127.0.0.1", 0)
         port = int(url.rsplit(":", 1)[1].rstrip("/"))
         try:
@@ -863,10 +879,8 @@ def test_client_in_process_server_side_close() -> None:
     run(check())
 
 
-def test_client_gives_up_on_a_silent_server(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_gives_up_on_a_silent_server() -> None:
     # A server that accepts, then never answers our Close: the client still exits 0, in time.
-    monkeypatch.setattr(cli, "CLOSE_TIMEOUT", 0.3)
-
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         handshake = ServerHandshake()
         while handshake.receive_data(await reader.read(65536)) is None:
@@ -882,9 +896,11 @@ def test_client_gives_up_on_a_silent_server(monkeypatch: pytest.MonkeyPatch) -> 
             port = server.sockets[0].getsockname()[1]
             loop = asyncio.get_running_loop()
             started = loop.time()
-            status, out, err = await client_in_process(f"ws://127.0.0.1:{port}/", b"unanswered\n")
+            status, out, err = await client_in_process(
+                f"ws://127.0.0.1:{port}/", b"unanswered\n", timing=cli.Timing(close_timeout=0.3)
+            )
             assert (status, out, err) == (0, b"", "")
-            assert loop.time() - started < 3
+            assert 0.3 <= loop.time() - started < 3
 
     run(check())
 
@@ -1054,6 +1070,160 @@ def test_client_in_process_errors() -> None:
             assert "broke the protocol" in err
 
     run(check())
+
+
+# ------------------------------------------------ keepalive and close deadlines
+
+KEEPALIVE = b"noio_ws keepalive "
+
+
+def read_until(
+    sock: socket.socket, conn: Connection, kind: type[E], *, answer: bool
+) -> tuple[list[bytes], E]:
+    """Read from the server until an event of *kind*; the Ping payloads seen (answered if *answer*)."""
+    pings: list[bytes] = []
+    for _ in range(10_000):  # bounded; each recv is bounded by the socket's timeout too
+        event = conn.next_event()
+        if event is Signal.NEED_DATA:
+            conn.receive_data(sock.recv(65536))
+        elif isinstance(event, noio_ws.Ping):
+            pings.append(event.payload)
+            if answer:
+                sock.sendall(conn.send(event.response()))
+        elif isinstance(event, kind):
+            return pings, event
+        else:
+            raise AssertionError(f"unexpected {event!r}")
+    raise AssertionError(f"no {kind.__name__}")
+
+
+def seconds_until_eof(sock: socket.socket) -> float:
+    started = time.monotonic()
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass  # an aborted transport may reset
+    return time.monotonic() - started
+
+
+def test_echo_server_closes_a_peer_that_does_not_answer_pings_with_1011() -> None:
+    timers = ["--ping-interval", "0.2", "--ping-timeout", "0.3", "--close-timeout", "0.5"]
+    with echo_server_process(*timers) as server:
+        sock, conn = open_raw(server.port)
+        with sock:
+            started = time.monotonic()
+            pings, close = read_until(sock, conn, Close, answer=False)
+            closed_after = time.monotonic() - started
+            assert close == Close(1011, "keepalive ping timeout")
+            assert len(pings) == 1
+            assert pings[0].startswith(KEEPALIVE)
+            assert 0.45 <= closed_after < 5  # 0.2 s of silence, then 0.3 s without a Pong
+            # We never answer its Close either: it drops us after --close-timeout.
+            assert 0.3 <= seconds_until_eof(sock) < 5
+
+
+def test_echo_server_keeps_a_peer_that_answers_pings() -> None:
+    with echo_server_process("--ping-interval", "0.1", "--ping-timeout", "2", "--no-deflate") as server:
+        sock, conn = open_raw(server.port)
+        with sock:
+            pings: list[bytes] = []
+            for _ in range(1000):  # bounded; recv has the socket's timeout
+                event = conn.next_event()
+                if event is Signal.NEED_DATA:
+                    conn.receive_data(sock.recv(65536))
+                    continue
+                assert isinstance(event, noio_ws.Ping), event
+                pings.append(event.payload)
+                sock.sendall(conn.send(event.response()))
+                if len(pings) == 3:
+                    break
+            assert len(set(pings)) == 3  # a new counter each time
+            assert all(payload.startswith(KEEPALIVE) for payload in pings)
+            sock.sendall(conn.send(TextMessage("still here")))
+            _, echo = read_until(sock, conn, TextMessage, answer=True)
+            assert echo == TextMessage("still here")
+            sock.sendall(conn.send(Close(1000)))
+            _, close = read_until(sock, conn, Close, answer=False)
+            assert close == Close(1000)
+
+
+def keepalive_server(
+    answer: bool, pings: list[bytes], closes: list[Close]
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A server that answers the client's Pings (closing after 3), or answers nothing at all."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handshake = ServerHandshake()
+        while handshake.receive_data(await reader.read(65536)) is None:
+            pass
+        wire, conn = handshake.accept()
+        writer.write(wire)
+        while not closes:
+            event = conn.next_event()
+            if event is Signal.NEED_DATA:
+                conn.receive_data(await reader.read(65536))
+            elif isinstance(event, noio_ws.Ping):
+                pings.append(event.payload)
+                if answer:
+                    writer.write(conn.send(event.response()))
+                    if len(pings) == 3:
+                        writer.write(conn.send(Close(1000)))
+            elif isinstance(event, Close):
+                closes.append(event)
+        with contextlib.suppress(OSError):
+            while await reader.read(65536):
+                pass  # never a Close back: the client must give up by itself
+        writer.close()
+
+    return handle
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_client_keepalive(answer: bool) -> None:
+    async def check() -> None:
+        pings: list[bytes] = []
+        closes: list[Close] = []
+        server = await asyncio.start_server(keepalive_server(answer, pings, closes), "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            timing = cli.Timing(ping_interval=0.1, ping_timeout=0.3, close_timeout=0.4)
+            status, out, err = await client_in_process(
+                f"ws://127.0.0.1:{port}/", b"", keep_stdin_open=True, timing=timing
+            )
+            elapsed = loop.time() - started
+        assert all(payload.startswith(KEEPALIVE) for payload in pings)
+        if answer:  # three Pings answered, then the server's Close 1000 ends it
+            assert (status, out, err) == (0, b"", "")
+            assert len(set(pings)) == 3
+            assert closes == [Close(1000)]  # the client's answer
+        else:  # one Ping, no Pong: Close 1011, no answer: dropped after the close timeout
+            assert (status, out) == (1, b"")
+            assert (
+                err
+                == "noio_ws client: the server did not answer a keepalive ping in time: closed with 1011\n"
+            )
+            assert len(pings) == 1
+            assert closes == [Close(1011, "keepalive ping timeout")]
+            assert 0.75 <= elapsed < 5  # 0.1 + 0.3 + 0.4
+
+    run(check())
+
+
+def test_client_timer_flags(echo_server: EchoServerProcess) -> None:
+    flags = ["--ping-interval", "0.05", "--ping-timeout", "5", "--close-timeout", "none"]
+    result = run_client(echo_server.url, *flags, stdin=b"a\nb\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"a\nb\n", b"")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("20", 20.0), ("0.25", 0.25), ("0", None), ("-1", None), ("none", None), ("Off", None), ("inf", None)],
+)
+def test_seconds(text: str, seconds: float | None) -> None:
+    assert cli._seconds(text) == seconds
 
 
 # ------------------------------------------------------------------------ unit
