@@ -33,8 +33,7 @@ from noio_ws.handshake import (
     Rejected,
     ServerHandshake,
 )
-
-from .helpers import FIXED_MASK, frame
+from noio_ws.testing import FIXED_MASK, fixed_mask_key, raw_frame
 
 KiB = 1 << 10
 M = 256 * KiB  # max_message_size under test
@@ -119,7 +118,7 @@ def wires(message: TextMessage | BinaryMessage, deflate: bool) -> Iterator[tuple
         sender = Connection(
             Role.CLIENT,
             extensions=[PerMessageDeflate()] if deflate else [],
-            mask_key_source=lambda: FIXED_MASK,
+            mask_key_source=fixed_mask_key(),
         )
         pieces = [data[start : start + step] for start in range(0, len(data), step)]
         yield (
@@ -202,7 +201,7 @@ def test_bomb(bomb: bytes, stream: bool, step: int) -> None:
     wire = b""
     for start in range(0, len(bomb), step):
         first = (0x42 if start == 0 else 0x00) | (0x80 if start + step >= len(bomb) else 0)
-        wire += frame(first, bomb[start : start + step], mask=FIXED_MASK)
+        wire += raw_frame(first, bomb[start : start + step], mask=FIXED_MASK)
     peak, _, code = peak_of(receiver(True, stream), wire)
     assert code == 1009
     assert peak < bound_deflate(False), peak
@@ -214,12 +213,12 @@ def test_a_small_frame_then_one_that_inflates_to_the_rest() -> None:
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     first = compressor.compress(message[:100]) + compressor.flush(zlib.Z_SYNC_FLUSH)
     rest = (compressor.compress(message[100:]) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
-    wire = frame(0x42, first, mask=FIXED_MASK) + frame(0x80, rest, mask=FIXED_MASK)
+    wire = raw_frame(0x42, first, mask=FIXED_MASK) + raw_frame(0x80, rest, mask=FIXED_MASK)
     peak, events, code = peak_of(receiver(True, False), wire)
     assert code is None
     assert events == [("BinaryMessage", M, True)]
     assert peak < bound_deflate(False), peak
-    over = frame(0x42, first, mask=FIXED_MASK) + frame(0x80, deflated(bytes(M)), mask=FIXED_MASK)
+    over = raw_frame(0x42, first, mask=FIXED_MASK) + raw_frame(0x80, deflated(bytes(M)), mask=FIXED_MASK)
     assert peak_of(receiver(True, False), over)[2] == 1009
 
 
@@ -253,7 +252,7 @@ def test_max_frame_size_bounds_what_waits_for_a_frame(deflate: bool) -> None:
         max_message_size=None,
         max_frame_size=limit,
     )
-    sender = Connection(Role.CLIENT, mask_key_source=lambda: FIXED_MASK)
+    sender = Connection(Role.CLIENT, mask_key_source=fixed_mask_key())
     fits = sender.send(BinaryMessage(os.urandom(limit), final=False))
     over = sender.send(BinaryMessage(os.urandom(limit + 1)))
     peak, events, code = peak_of(conn, fits + over, r=4 * KiB)

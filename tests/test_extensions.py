@@ -18,8 +18,15 @@ from noio_ws import (
     TextMessage,
 )
 from noio_ws.extensions import Frame, OpcodeKind
-
-from .helpers import FIXED_MASK, drain, feed_every_split, frame
+from noio_ws.testing import (
+    FIXED_MASK,
+    ConnectedPair,
+    feed_chunks,
+    feed_every_chunking,
+    fixed_mask_key,
+    hostile,
+    raw_frame,
+)
 
 M = FIXED_MASK
 
@@ -69,33 +76,33 @@ class Upper:
         return Frame(frame.opcode, frame.payload.lower(), frame.fin, frame.rsv | 0x10)
 
 
-def pair(*make: type) -> tuple[Connection, Connection]:
-    return (
-        Connection(Role.CLIENT, extensions=[m() for m in make], mask_key_source=lambda: M),
+def pair(*make: type) -> ConnectedPair:
+    """A client and a server, each with a new instance of the extensions *make*."""
+    return ConnectedPair(
+        Connection(Role.CLIENT, extensions=[m() for m in make], mask_key_source=fixed_mask_key()),
         Connection(Role.SERVER, extensions=[m() for m in make]),
     )
 
 
 def test_claimed_rsv_bit_is_accepted_and_consumed() -> None:
-    client, _ = pair(Reverse)
+    client = pair(Reverse).client
     wire = client.send(TextMessage("abc")) + client.send(BinaryMessage(b"xyz", final=False))
     wire += client.send(BinaryMessage(b"123"))
     assert wire[0] & 0x70 == 0x20
-    events, error = feed_every_split(lambda: Connection(Role.SERVER, extensions=[Reverse()]), wire)
+    events, error = feed_every_chunking(lambda: Connection(Role.SERVER, extensions=[Reverse()]), wire)
     assert (events, error) == ([TextMessage("abc"), BinaryMessage(b"xyz123")], None)
 
 
 def test_bind_tells_each_extension_its_side() -> None:
-    client, server = pair(Reverse)
-    assert [e.role for e in client.extensions] == [Role.CLIENT]  # type: ignore[attr-defined]
-    assert [e.role for e in server.extensions] == [Role.SERVER]  # type: ignore[attr-defined]
+    connected = pair(Reverse)
+    assert [e.role for e in connected.client.connection.extensions] == [Role.CLIENT]  # type: ignore[attr-defined]
+    assert [e.role for e in connected.server.connection.extensions] == [Role.SERVER]  # type: ignore[attr-defined]
 
 
 def test_unclaimed_rsv_bit_still_fails() -> None:
     server = Connection(Role.SERVER, extensions=[Reverse()])
-    _, error = drain(server, [frame(0xC1, b"x", mask=M)])  # RSV1: not claimed
-    assert error is not None
-    assert error.close_code == 1002
+    unclaimed = hostile.reserved_bits(to=Role.SERVER, rsv=0x40)  # Reverse claims RSV2 only
+    assert feed_chunks(server, [unclaimed.wire]).close_code == unclaimed.close_code == 1002
 
 
 def test_bit_left_set_by_decoders_fails() -> None:
@@ -103,24 +110,29 @@ def test_bit_left_set_by_decoders_fails() -> None:
         def decode(self, frame: Frame, *, max_size: int | None) -> Frame:
             return frame  # claims RSV2 but never clears it
 
-    _, error = drain(Connection(Role.SERVER, extensions=[Lazy()]), [frame(0xA1, b"x", mask=M)])
+    _, error = feed_chunks(Connection(Role.SERVER, extensions=[Lazy()]), [raw_frame(0xA1, b"x", mask=M)])
     assert error is not None
     assert error.close_code == 1002
     assert "not consumed" in str(error)
 
 
 def test_decoders_run_in_reverse_order_encoders_in_order() -> None:
-    client, server = pair(Reverse, Upper)
-    wire = client.send(TextMessage("Hello"))
+    connected = pair(Reverse, Upper)
+    wire = connected.client.send(TextMessage("Hello"))
     assert wire[0] & 0x70 == 0x30
     # encode: reverse then lower -> "olleh"; decode: upper then reverse -> "OLLEH"[::-1]
-    assert drain(server, [wire]) == ([TextMessage("HELLO")], None)
+    connected.to_server.deliver()
+    assert connected.server.events() == [TextMessage("HELLO")]
+    # And the other way, where the server does not mask.
+    connected.server.send(TextMessage("World"))
+    connected.to_client.deliver()
+    assert connected.client.events() == [TextMessage("WORLD")]
 
 
 def test_control_frames_pass_through_decoders() -> None:
     ext = Reverse()
     server = Connection(Role.SERVER, extensions=[ext])
-    assert drain(server, [frame(0x89, b"ab", mask=M)]) == ([Ping(b"ab")], None)
+    assert feed_chunks(server, [raw_frame(0x89, b"ab", mask=M)]) == ([Ping(b"ab")], None)
     assert ext.seen == [Frame(0x9, b"ab", True, 0)]
 
 
@@ -128,14 +140,16 @@ def test_custom_opcodes() -> None:
     opcodes = {0x3: OpcodeKind.DATA, 0xB: OpcodeKind.CONTROL}
 
     def make(role: Role) -> Connection:
-        return Connection(role, extensions=[Reverse(rsv=0, opcodes=opcodes)], mask_key_source=lambda: M)
+        return Connection(
+            role, extensions=[Reverse(rsv=0, opcodes=opcodes)], mask_key_source=fixed_mask_key()
+        )
 
     client = make(Role.CLIENT)
     wire = client.send(ExtensionMessage(0x3, b"data", final=False))
     wire += client.send(ExtensionMessage(0xB, b"ctl"))
     wire += client.send(ExtensionMessage(0x3, b"more"))
     assert [wire[0] & 0x0F] == [0x3]
-    events, error = feed_every_split(lambda: make(Role.SERVER), wire)
+    events, error = feed_every_chunking(lambda: make(Role.SERVER), wire)
     assert error is None
     # rsv_mask=0: the encoder reverses, nothing marks it, so the decoder leaves it.
     assert events == [ExtensionMessage(0xB, b"ltc"), ExtensionMessage(0x3, b"atad" + b"erom")]
@@ -144,8 +158,8 @@ def test_custom_opcodes() -> None:
 def test_custom_opcodes_stream() -> None:
     ext = Reverse(rsv=0, opcodes={0x4: OpcodeKind.DATA})
     server = Connection(Role.SERVER, extensions=[ext], stream_messages=True)
-    wire = frame(0x04, b"ab", mask=M) + frame(0x80, b"cd", mask=M)
-    assert drain(server, [wire]) == (
+    wire = raw_frame(0x04, b"ab", mask=M) + raw_frame(0x80, b"cd", mask=M)
+    assert feed_chunks(server, [wire]) == (
         [ExtensionMessage(4, b"ab", False), ExtensionMessage(4, b"cd", True)],
         None,
     )
@@ -153,9 +167,9 @@ def test_custom_opcodes_stream() -> None:
 
 def test_custom_opcodes_without_extensions_are_reserved() -> None:
     ext = Reverse(rsv=0, opcodes={0x3: OpcodeKind.DATA})
-    client = Connection(Role.CLIENT, extensions=[ext], mask_key_source=lambda: M)
+    client = Connection(Role.CLIENT, extensions=[ext], mask_key_source=fixed_mask_key())
     wire = client.send(ExtensionMessage(0x3, b"x"))
-    _, error = drain(Connection(Role.SERVER), [wire])
+    _, error = feed_chunks(Connection(Role.SERVER), [wire])
     assert error is not None
     assert error.close_code == 1002
 
@@ -168,7 +182,7 @@ def test_custom_control_rules() -> None:
     with pytest.raises(LocalProtocolError):
         conn.send(ExtensionMessage(0xC, b"x" * 126))
     assert conn.send(ExtensionMessage(0xC, b"x")) == b"\x8c\x01x"
-    _, error = drain(Connection(Role.SERVER, extensions=[ext]), [frame(0x0C, b"x", mask=M)])
+    _, error = feed_chunks(Connection(Role.SERVER, extensions=[ext]), [raw_frame(0x0C, b"x", mask=M)])
     assert error is not None
     assert "fragmented control frame" in str(error)
 
@@ -198,9 +212,7 @@ def test_overlapping_or_invalid_claims(extensions: list[Reverse], message: str) 
 def test_claims_are_per_connection() -> None:
     Connection(Role.SERVER, extensions=[Reverse(rsv=0, opcodes={0x3: OpcodeKind.DATA})])
     plain = Connection(Role.SERVER)
-    _, error = drain(plain, [frame(0x83, b"", mask=M)])
-    assert error is not None
-    assert error.close_code == 1002
+    assert feed_chunks(plain, [hostile.reserved_opcode(to=Role.SERVER, opcode=0x3).wire]).close_code == 1002
     with pytest.raises(LocalProtocolError):
         plain.send(ExtensionMessage(0x3, b""))
 
@@ -213,8 +225,10 @@ def test_decoder_output_counts_against_the_message_limit() -> None:
 
     ext = Double()
     conn = Connection(Role.SERVER, extensions=[ext], max_message_size=10)
-    wire = frame(0xA2, b"x" * 4, mask=M) + frame(0x02, b"y" * 4, mask=M) + frame(0x80, b"zz", mask=M)
-    events, error = drain(conn, [wire])
+    wire = (
+        raw_frame(0xA2, b"x" * 4, mask=M) + raw_frame(0x02, b"y" * 4, mask=M) + raw_frame(0x80, b"zz", mask=M)
+    )
+    events, error = feed_chunks(conn, [wire])
     assert events == [BinaryMessage(b"x" * 8)]
     assert error is not None
     assert error.close_code == 1009
@@ -229,10 +243,17 @@ def test_max_size_passed_to_decoders_is_the_remaining_budget() -> None:
             return super().decode(frame, max_size=max_size)
 
     conn = Connection(Role.SERVER, extensions=[Spy()], max_message_size=100)
-    drain(conn, [frame(0x02, b"x" * 30, mask=M) + frame(0x89, b"", mask=M) + frame(0x80, b"y" * 20, mask=M)])
+    feed_chunks(
+        conn,
+        [
+            raw_frame(0x02, b"x" * 30, mask=M)
+            + raw_frame(0x89, b"", mask=M)
+            + raw_frame(0x80, b"y" * 20, mask=M)
+        ],
+    )
     assert budgets == [100, 100, 70]
     unlimited = Connection(Role.SERVER, extensions=[Spy()], max_message_size=None)
-    drain(unlimited, [frame(0x82, b"x", mask=M)])
+    feed_chunks(unlimited, [raw_frame(0x82, b"x", mask=M)])
     assert budgets[-1] is None
 
 
@@ -242,7 +263,7 @@ def test_remote_error_from_a_decoder_fails_the_connection() -> None:
             raise RemoteProtocolError("picky", 1007)
 
     conn = Connection(Role.SERVER, extensions=[Picky()])
-    conn.receive_data(frame(0x81, b"x", mask=M))
+    conn.receive_data(raw_frame(0x81, b"x", mask=M))
     with pytest.raises(RemoteProtocolError):
         conn.next_event()
     assert conn.send(Close(1007)) == b"\x88\x02\x03\xef"
@@ -271,9 +292,9 @@ def test_a_decoder_error_comes_after_the_messages_before_it() -> None:
                 raise RemoteProtocolError("no bangs", 1007)
             return super().decode(frame, max_size=max_size)
 
-    wire = frame(0x81, b"a", mask=M) + frame(0xA1, b"cb", mask=M) + frame(0x81, b"!", mask=M)
-    wire += frame(0x81, b"never parsed", mask=M)
-    events, error = feed_every_split(lambda: Connection(Role.SERVER, extensions=[PickyAboutBang()]), wire)
+    wire = raw_frame(0x81, b"a", mask=M) + raw_frame(0xA1, b"cb", mask=M) + raw_frame(0x81, b"!", mask=M)
+    wire += raw_frame(0x81, b"never parsed", mask=M)
+    events, error = feed_every_chunking(lambda: Connection(Role.SERVER, extensions=[PickyAboutBang()]), wire)
     assert events == [TextMessage("a"), TextMessage("bc")]
     assert error is not None
     assert error.close_code == 1007
@@ -294,7 +315,7 @@ def test_a_decoder_may_leave_a_whole_frame_unfinished() -> None:
                 return Frame(frame.opcode, frame.payload, False, frame.rsv & ~self.rsv_mask)
             return frame
 
-    wire = frame(0x81, b"a", mask=M) + frame(0xA1, b"b", mask=M) + frame(0x80, b"c", mask=M)
-    events, error = feed_every_split(lambda: Connection(Role.SERVER, extensions=[Holdback()]), wire)
+    wire = raw_frame(0x81, b"a", mask=M) + raw_frame(0xA1, b"b", mask=M) + raw_frame(0x80, b"c", mask=M)
+    events, error = feed_every_chunking(lambda: Connection(Role.SERVER, extensions=[Holdback()]), wire)
     assert error is None
     assert events == [TextMessage("a"), TextMessage("bc")]

@@ -13,8 +13,7 @@ import pytest
 
 from noio_ws import BinaryMessage, Connection, Role, TextMessage
 from noio_ws.extensions import PerMessageDeflate, PerMessageDeflateFactory
-
-from .helpers import drain
+from noio_ws.testing import feed_chunks
 
 pmd = pytest.importorskip("websockets.extensions.permessage_deflate")
 protocol = pytest.importorskip("websockets.protocol")
@@ -61,7 +60,7 @@ def exchange(ours: Connection, theirs: Any) -> None:
         theirs.send_continuation(BLOB[500:], fin=True)
     wire = b"".join(theirs.data_to_send())
     assert len(wire) < len(TEXT) + len(BLOB)
-    events, error = drain(ours, [wire])
+    events, error = feed_chunks(ours, [wire])
     assert error is None
     assert events == [TextMessage(TEXT), BinaryMessage(BLOB)] * 3
 
@@ -112,7 +111,7 @@ def test_their_compressed_message_over_our_limit_is_1009() -> None:
     theirs.send_binary(bytes(2 << 20))
     wire = b"".join(theirs.data_to_send())
     assert len(wire) < 4096
-    events, error = drain(ours, [wire])
+    events, error = feed_chunks(ours, [wire])
     assert events == []
     assert error is not None
     assert error.close_code == 1009

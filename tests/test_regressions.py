@@ -32,8 +32,7 @@ from noio_ws import (
 )
 from noio_ws.extensions import PerMessageDeflate, PerMessageDeflateFactory
 from noio_ws.handshake import ClientHandshake, HandshakeError, ServerHandshake
-
-from .helpers import FIXED_MASK, drain, feed_every_split, frame, merge_pieces
+from noio_ws.testing import FIXED_MASK, feed_chunks, feed_every_chunking, merge_pieces, raw_frame
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -68,7 +67,7 @@ def receiver(role: Role, stream: bool, deflate: bool, **options: object) -> Call
 
 def from_peer(role: Role, first: int, payload: bytes = b"", *, length: bytes | None = None) -> bytes:
     """A frame as the peer of *role* sends it: masked when it goes to a server."""
-    return frame(first, payload, mask=FIXED_MASK if role is Role.SERVER else None, length=length)
+    return raw_frame(first, payload, mask=FIXED_MASK if role is Role.SERVER else None, length=length)
 
 
 def compressed(parts: list[bytes]) -> list[bytes]:
@@ -96,7 +95,7 @@ def fragments(role: Role, opcode: int, parts: list[bytes], *, deflate: bool) -> 
 
 def code_of(make: Callable[[], Connection], wire: bytes) -> tuple[list[Event], int | None]:
     """Events and close code, the same for every way *wire* can be cut (checked)."""
-    events, error = feed_every_split(make, wire)
+    events, error = feed_every_chunking(make, wire)
     return merge_pieces(events), error.close_code if error else None
 
 
@@ -171,13 +170,13 @@ def test_masking_mismatch(role: Role, stream: bool, deflate: bool) -> None:
     make = receiver(role, stream, deflate)
     wrong = None if role is Role.SERVER else FIXED_MASK
     for first, payload in [(0x81, b"hi"), (0x89, b"ping"), (0x88, b"\x03\xe8"), (0x82, b"x" * 300)]:
-        assert code_of(make, frame(first, payload, mask=wrong)) == ([], 1002), hex(first)
+        assert code_of(make, raw_frame(first, payload, mask=wrong)) == ([], 1002), hex(first)
     # In the middle of a fragmented message, and after our own Close.
-    wire = from_peer(role, 0x02, b"a") + frame(0x80, b"b", mask=wrong)
+    wire = from_peer(role, 0x02, b"a") + raw_frame(0x80, b"b", mask=wrong)
     assert code_of(make, wire)[1] == 1002
     conn = make()
     conn.send(Close(1000))
-    _, error = drain(conn, [frame(0x81, b"hi", mask=wrong)])
+    _, error = feed_chunks(conn, [raw_frame(0x81, b"hi", mask=wrong)])
     assert error is not None
     assert error.close_code == 1002
     assert conn.state is State.CLOSED  # our Close is out: nothing more to send
@@ -202,7 +201,7 @@ def test_fragment_lengths_near_2_63_still_hit_the_limit(stream: bool) -> None:
     a continuation declaring 2**63 - 1 bytes after 10 is over a limit of 2**63, though each
     frame alone is under it. (With extensions the header check allows deflate's
     overhead, 1/2048 of the limit, so there the decoded size decides; see test_bounds.py.)"""
-    wire = frame(0x02, b"x" * 10, mask=FIXED_MASK) + frame(
+    wire = raw_frame(0x02, b"x" * 10, mask=FIXED_MASK) + raw_frame(
         0x80, b"", mask=FIXED_MASK, length=bytes([127]) + ((1 << 63) - 1).to_bytes(8, "big")
     )
     make = receiver(Role.SERVER, stream, False, max_message_size=1 << 63)
@@ -214,7 +213,7 @@ def test_a_huge_declared_length_reserves_nothing(stream: bool) -> None:
     """Without a limit, a frame declaring 2**63 - 1 bytes costs nothing until its bytes come
     (gorilla/websocket CVE-2020-27813: allocation from the declared length)."""
     conn = Connection(Role.SERVER, max_message_size=None, stream_messages=stream)
-    header = frame(0x82, b"", mask=FIXED_MASK, length=bytes([127]) + ((1 << 63) - 1).to_bytes(8, "big"))
+    header = raw_frame(0x82, b"", mask=FIXED_MASK, length=bytes([127]) + ((1 << 63) - 1).to_bytes(8, "big"))
     events: list[object] = []
 
     def run() -> None:
@@ -231,7 +230,7 @@ def test_a_huge_declared_length_reserves_nothing(stream: bool) -> None:
 def test_rsv_bits_without_negotiation_are_1002_for_a_client(rsv: int, stream: bool) -> None:
     """A client that did not negotiate permessage-deflate refuses compressed frames
     (aiohttp CVE-2026-59881 / GHSA-mq44-7p77-q5h7: its client inflated them anyway)."""
-    wire = frame(0x81 | rsv, compressed([b"hello"])[0])
+    wire = raw_frame(0x81 | rsv, compressed([b"hello"])[0])
     assert code_of(receiver(Role.CLIENT, stream, False), wire) == ([], 1002)
 
 
@@ -250,14 +249,14 @@ def test_send_refuses_a_number_as_payload() -> None:
 
 def empty_fragments(count: int, *, size: int = 0, compressed_first: bool = False) -> Iterator[bytes]:
     """A binary message of *count* continuation frames of *size* bytes, in 64 KiB chunks."""
-    opener = frame(0x02 | (0x40 if compressed_first else 0), b"", mask=FIXED_MASK)
-    one = frame(0x00, b"x" * size, mask=FIXED_MASK)
+    opener = raw_frame(0x02 | (0x40 if compressed_first else 0), b"", mask=FIXED_MASK)
+    one = raw_frame(0x00, b"x" * size, mask=FIXED_MASK)
     per_chunk = (64 * KiB) // len(one)
     yield opener
     for start in range(0, count, per_chunk):
         yield one * min(per_chunk, count - start)
     # An empty compressed message is one empty stored block, its tail removed.
-    yield frame(0x80, compressed([b""])[0] if compressed_first else b"", mask=FIXED_MASK)
+    yield raw_frame(0x80, compressed([b""])[0] if compressed_first else b"", mask=FIXED_MASK)
 
 
 def discard_events(

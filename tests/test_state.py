@@ -25,8 +25,7 @@ from noio_ws import (
 )
 from noio_ws._state import TRANSITIONS, Input, next_state
 from noio_ws.extensions import Frame, OpcodeKind
-
-from .helpers import FIXED_MASK, frame
+from noio_ws.testing import FIXED_MASK, hostile, raw_frame
 
 M = FIXED_MASK
 
@@ -54,14 +53,14 @@ def connection_in(state: State) -> Connection:
     if state is State.LOCAL_CLOSING:
         conn.send(Close())
     elif state is State.REMOTE_CLOSING:
-        conn.receive_data(frame(0x88, b"", mask=M))
+        conn.receive_data(raw_frame(0x88, b"", mask=M))
         assert isinstance(conn.next_event(), Close)
     elif state is State.CLOSED:
         conn.send(Close())
-        conn.receive_data(frame(0x88, b"", mask=M))
+        conn.receive_data(raw_frame(0x88, b"", mask=M))
         assert isinstance(conn.next_event(), Close)
     elif state is State.FAILED:
-        conn.receive_data(frame(0x83, b"", mask=M))
+        conn.receive_data(hostile.reserved_opcode(to=Role.SERVER).wire)
         with pytest.raises(RemoteProtocolError):
             conn.next_event()
     assert conn.state is state
@@ -76,13 +75,13 @@ SENDS: dict[Input, Event] = {
     Input.SEND_CLOSE: Close(),
 }
 RECEIVES: dict[Input, bytes] = {
-    Input.RECV_MESSAGE: frame(0x82, b"x", mask=M),
-    Input.RECV_PING: frame(0x89, b"", mask=M),
-    Input.RECV_PONG: frame(0x8A, b"", mask=M),
-    Input.RECV_CONTROL: frame(0x8B, b"", mask=M),
-    Input.RECV_CLOSE: frame(0x88, b"", mask=M),
+    Input.RECV_MESSAGE: raw_frame(0x82, b"x", mask=M),
+    Input.RECV_PING: raw_frame(0x89, b"", mask=M),
+    Input.RECV_PONG: raw_frame(0x8A, b"", mask=M),
+    Input.RECV_CONTROL: raw_frame(0x8B, b"", mask=M),
+    Input.RECV_CLOSE: raw_frame(0x88, b"", mask=M),
     Input.RECV_EOF: b"",
-    Input.RECV_ERROR: frame(0x83, b"", mask=M),
+    Input.RECV_ERROR: hostile.reserved_opcode(to=Role.SERVER).wire,
 }
 assert set(SENDS) | set(RECEIVES) == set(Input)
 
