@@ -10,6 +10,10 @@ Rules of this module:
   ``HandshakeError`` (400), never a ``UnicodeDecodeError``.
 - Values are given as the list of fields of one header name, in order; several
   fields are one comma-separated list (RFC 7230 section 3.2.2).
+- What the caller gives (names, values, tokens) may be ``str`` or ``bytes``, as
+  in h11: ``as_bytes``/``as_text`` turn it into one type, and a non-ASCII ``str``
+  is a ``ValueError`` that says what to do (a ``HandshakeError`` is only ever
+  about what the peer sent).
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from ._errors import HandshakeError
 
 __all__ = [
     "ExtensionEntry",
+    "ExtensionText",
+    "as_bytes",
+    "as_header_list",
+    "as_text",
     "ascii_value",
     "check_ascii",
     "format_extension_list",
@@ -35,6 +43,8 @@ __all__ = [
 
 #: One element of ``Sec-WebSocket-Extensions``: ``(name, [(param, value or None), ...])``.
 ExtensionEntry = tuple[str, list[tuple[str, "str | None"]]]
+#: An extension entry as a caller may give it: names, parameters and values as str or bytes.
+ExtensionText = tuple["str | bytes", Sequence[tuple["str | bytes", "str | bytes | None"]]]
 
 _TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 _TOKEN = re.compile(f"{_TCHAR}+")
@@ -43,6 +53,31 @@ _PROTOCOL = re.compile(f"{_TCHAR}+(?:/{_TCHAR}+)?")
 _OWS = re.compile(r"[ \t]*")
 # Headers the handshake reads, besides Sec-WebSocket-*.
 _HANDSHAKE_HEADERS = frozenset((b"host", b"upgrade", b"connection", b"origin"))
+
+
+def as_bytes(value: str | bytes, what: str) -> bytes:
+    """*value* as bytes: a ``str`` must be ASCII (``ValueError``), bytes are kept as they are."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"{what} {value!r} is not ASCII: encode it (e.g. IDNA, UTF-8) and pass bytes")
+        return value.encode("ascii")
+    raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+
+
+def as_text(value: str | bytes, what: str) -> str:
+    """*value* as an ASCII ``str`` (tokens, origins, hosts); ``ValueError`` if not ASCII."""
+    if isinstance(value, bytes):
+        if not value.isascii():
+            raise ValueError(f"{what} {value!r} is not ASCII")
+        return value.decode("ascii")
+    return as_bytes(value, what).decode("ascii")
+
+
+def as_header_list(headers: Iterable[tuple[str | bytes, str | bytes]]) -> list[tuple[bytes, bytes]]:
+    """*headers* with every name and value as bytes (a bytes value may hold obs-text)."""
+    return [(as_bytes(name, "header name"), as_bytes(value, "header value")) for name, value in headers]
 
 
 def is_token(text: str) -> bool:
@@ -166,35 +201,41 @@ def _quoted_at(text: str, pos: int) -> tuple[str, int]:
     raise HandshakeError("Sec-WebSocket-Extensions: unterminated quoted string")
 
 
-def format_token_list(tokens: Iterable[str]) -> bytes:
+def format_token_list(tokens: Iterable[str | bytes]) -> bytes:
     """``a, b, c``; ``ValueError`` if an element is not a token."""
-    tokens = list(tokens)
-    for token in tokens:
+    texts = [_loose_text(token) for token in tokens]
+    for token in texts:
         if not is_token(token):
             raise ValueError(f"{token!r} is not an RFC 7230 token")
-    return ", ".join(tokens).encode("ascii")
+    return ", ".join(texts).encode("ascii")
 
 
-def format_extension_list(entries: Iterable[tuple[str, Sequence[tuple[str, str | None]]]]) -> bytes:
+def format_extension_list(entries: Iterable[ExtensionText]) -> bytes:
     """``name; param=value; flag, other``; ``ValueError`` unless every part is a token.
 
     Values are never quoted: section 9.1 requires them to be tokens anyway.
     """
     parts = []
-    for name, params in entries:
-        _require_token(name, name)
+    for raw_name, params in entries:
+        name = _require_token(raw_name, "an extension name")
         items = [name]
-        for param, value in params:
-            _require_token(param, name)
-            if value is None:
+        for raw_param, raw_value in params:
+            param = _require_token(raw_param, f"extension {name!r}")
+            if raw_value is None:
                 items.append(param)
             else:
-                _require_token(value, name)
-                items.append(f"{param}={value}")
+                items.append(f"{param}={_require_token(raw_value, f'extension {name!r}')}")
         parts.append("; ".join(items))
     return ", ".join(parts).encode("ascii")
 
 
-def _require_token(text: str, extension: str) -> None:
+def _loose_text(value: str | bytes) -> str:
+    """*value* as text for a token check: any byte maps to one character, so a non-ASCII one fails it."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _require_token(value: str | bytes, where: str) -> str:
+    text = _loose_text(value)
     if not is_token(text):
-        raise ValueError(f"{text!r} in extension {extension!r} is not an RFC 7230 token")
+        raise ValueError(f"{text!r} in {where} is not an RFC 7230 token")
+    return text
