@@ -34,6 +34,9 @@ setup(
             "uvicorn>=0.55,<0.56",
             # The "Running under uvicorn" page serves a Starlette app.
             "starlette>=0.40",
+            # RFC 8441: extended CONNECT over h2 in memory, and against hypercorn on loopback.
+            "h2>=4.3",
+            "hypercorn>=0.18",
         ],
         "lint": ["ruff>=0.6", "mypy>=1.10"],
         # Building the docs (tox -e docs); matplotlib draws the benchmark chart.

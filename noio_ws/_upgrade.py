@@ -150,7 +150,10 @@ def build_request(
         *offer_headers(subprotocols, extensions, origin),
         *extra,
     ]
-    return h11.Request(method="GET", target=as_bytes(target, "target"), headers=headers)
+    try:
+        return h11.Request(method="GET", target=as_bytes(target, "target"), headers=headers)
+    except h11.LocalProtocolError as exc:  # a malformed target, header name or value
+        raise ValueError(f"cannot send this request: {exc}") from None
 
 
 def verify_response(
@@ -241,7 +244,10 @@ def build_accept(
         *answer_headers(subprotocol, extensions),
         *extra,
     ]
-    return h11.InformationalResponse(status_code=101, headers=headers, reason=b"Switching Protocols")
+    try:
+        return h11.InformationalResponse(status_code=101, headers=headers, reason=b"Switching Protocols")
+    except h11.LocalProtocolError as exc:  # a malformed header name or value
+        raise ValueError(f"cannot send this response: {exc}") from None
 
 
 def build_rejection(status_code: int, headers: Headers = (), body: bytes = b"") -> h11.Response:

@@ -285,6 +285,17 @@ def test_headers_h11_refuses_are_a_value_error_and_nothing_is_sent(
     assert read_response(server.reject(400))[0].status_code == 400
 
 
+def test_request_and_101_headers_h11_refuses_are_a_value_error() -> None:
+    with pytest.raises(ValueError, match="cannot send this request: Illegal header name"):
+        ClientHandshake("h", "/", extra_headers=[(b"Bad Name", b"x")])
+    with pytest.raises(ValueError, match="cannot send this request: Illegal target"):
+        ClientHandshake("h", "/a b")
+    server = valid()
+    with pytest.raises(ValueError, match="cannot send this response: Illegal header value"):
+        server.accept(extra_headers=[(b"X-Split", b"a\r\nInjected: 1")])
+    assert server.accept()[0].startswith(b"HTTP/1.1 101 ")  # nothing was sent before
+
+
 # ------------------------------------------------------------------ misuse
 
 

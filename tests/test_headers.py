@@ -184,7 +184,7 @@ def test_token_lists_are_linear(value: bytes) -> None:
         b'x; a="' + b"\\" * 50_001,
         b"x" + b";a=1" * 4_000,  # as many parameters as fit in the default 16 KiB head
         b"x" + b" " * 50_000 + b";",
-        b"x, " * 16_000 + b"\x01",
+        b"x, " * 8_000 + b"\x01",  # 8,000 elements: under coverage tracing, still far below the bound
     ],
 )
 def test_extension_list_is_linear(value: bytes) -> None:
