@@ -201,7 +201,13 @@ def test_snippet_collection() -> None:
 
 # ---------------------------------------------------------------- the API page
 
-PUBLIC_MODULES = ("noio_ws", "noio_ws.extensions", "noio_ws.handshake")
+PUBLIC_MODULES = (
+    "noio_ws",
+    "noio_ws.extensions",
+    "noio_ws.handshake",
+    "noio_ws.testing",
+    "noio_ws.testing.hostile",
+)
 
 
 def test_every_public_name_is_in_the_api_page() -> None:

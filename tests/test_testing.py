@@ -18,7 +18,9 @@ from noio_ws import (
     BinaryMessage,
     Close,
     Connection,
+    Deadlines,
     Event,
+    Expired,
     ExtensionMessage,
     Ping,
     Pong,
@@ -537,3 +539,62 @@ def test_import_noio_ws_does_not_import_the_kit() -> None:
     )
     assert loaded.stdout.strip() == "False"
     assert "testing" not in noio_ws.__all__
+
+
+def test_the_docs_table_gives_each_builder_its_code() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "testing.rst").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^   \* - ``(\w+)\(.*?\)``\n     - (\d{4})$", page, re.MULTILINE))
+    assert rows == {
+        frame.name: str(frame.close_code) for frame in hostile.every_hostile_frame(to=Role.CLIENT)
+    }
+
+
+# ------------------------------------------------------------------ driving Deadlines
+
+
+def test_fake_clock_drives_deadlines_through_a_pair() -> None:
+    """Keepalive over the pair: answered once, then the client goes silent."""
+    clock = FakeClock(1000.0)
+    pair = connected_pair()
+    deadlines = Deadlines(
+        pair.server.connection, now=clock(), ping_interval=20, ping_timeout=10, close_timeout=5
+    )
+
+    def next_deadline() -> float:
+        assert deadlines.deadline is not None
+        return deadlines.deadline
+
+    clock.advance(19.5)
+    assert deadlines.expire(clock()) == b""  # not yet: nothing to send
+    clock.advance_to(next_deadline())
+    assert clock() == 1020.0
+    ping_wire = deadlines.expire(clock())
+    assert isinstance(ping_wire, bytes)
+    pair.to_client.write(ping_wire)
+    pair.to_client.deliver()
+    [ping] = pair.client.events()
+    assert isinstance(ping, Ping)
+
+    clock.advance(0.25)  # the Pong takes a quarter of a second
+    pair.client.send(ping.response())
+    pair.to_server.deliver()
+    deadlines.data_received(clock())
+    for event in pair.server.events():
+        deadlines.event_received(event, clock())
+    assert deadlines.latency == 0.25
+    assert not deadlines.ping_in_flight
+
+    clock.advance_to(next_deadline())  # 20 s after the Pong: the next Ping
+    assert clock() == 1040.25
+    second_ping = deadlines.expire(clock())
+    assert isinstance(second_ping, bytes)
+    pair.to_client.write(second_ping)
+    pair.to_client.drop()  # lost on the way: the client never sees it
+    clock.advance_to(next_deadline())
+    assert deadlines.expire(clock()) is Expired.PEER_UNRESPONSIVE
+    pair.server.send(Close(1011, "keepalive ping timeout"))
+    deadlines.close_sent(clock())
+    clock.advance_to(next_deadline())
+    assert clock() == 1055.25
+    assert deadlines.expire(clock()) is Expired.CLOSE_TIMEOUT
+    assert deadlines.deadline is None

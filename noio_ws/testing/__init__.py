@@ -16,6 +16,7 @@ tests of noio_ws itself:
   ``merge_pieces()``: feed one connection every way its bytes can arrive.
 
 Rules of this package:
+
 - It imports the standard library, noio_ws and h11, nothing else: no test
   runner. Checks raise ``AssertionError`` themselves, so they work under
   pytest, unittest or a plain script.

@@ -184,7 +184,9 @@ class ConnectedPair:
         self.to_server = Link(server)
         #: What the server sends, on its way to the client.
         self.to_client = Link(client)
+        #: The client side: its ``Connection``, and a ``send()`` onto ``to_server``.
         self.client = Peer(client, self.to_server)
+        #: The server side: its ``Connection``, and a ``send()`` onto ``to_client``.
         self.server = Peer(server, self.to_client)
         #: The client's result of the opening handshake, or None without one.
         self.accepted = accepted

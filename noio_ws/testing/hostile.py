@@ -1,6 +1,7 @@
 """Hand-crafted frames a broken or malicious peer might send, and how noio_ws answers them.
 
 Rules of this module:
+
 - Each builder returns a ``HostileFrame``: the bytes, and the close code of the
   ``RemoteProtocolError`` a ``Connection`` with the default options raises on
   them (the code to ``send(Close(...))`` with). Each docstring names that code
