@@ -1,8 +1,8 @@
 """The old names of the test helpers, for the test files that still use them.
 
 The helpers became the public kit ``noio_ws.testing``; new tests import it
-directly. Still importing from here: test_handshake.py, test_permessage_deflate.py,
-test_receive.py, test_roundtrip.py and test_send.py.
+directly. Nothing is defined here but two connection shorthands: every other name
+is the kit's, under its old name.
 """
 
 from __future__ import annotations
