@@ -39,6 +39,11 @@ Method (see benchmarks/README.rst for how to run it and how to read it):
 - Memory: the peak traced by ``tracemalloc`` while a server receives one 16 MiB
   binary message in 64 KiB chunks (the received message, which the application
   keeps, included). One untimed run per library.
+- Options of noio_ws (text as bytes, pre-encoded text, ``send_buffers``) have rows of
+  their own, where every library does the same job its own way (an application that
+  wants text as UTF-8 bytes, or has it as bytes already). ``--against-default`` also
+  measures each such row against the default row it is an option of, noio_ws alone,
+  the two interleaved, with the peak traced memory of one run of each.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import noio_ws
 from noio_ws.extensions.permessage_deflate import PerMessageDeflate as NoioDeflate
@@ -331,9 +336,18 @@ class Endpoint(Protocol):
     def echo(self, server: Endpoint, messages: Sequence[str]) -> list[Payload]:
         """As the client: send each message to *server*, which sends it back."""
 
+    def receive_utf8(self, chunks: Sequence[bytes]) -> list[Payload]:
+        """``receive``, text handed over as validated UTF-8 bytes (made with ``text_as_bytes``)."""
+
+    def send_utf8(self, messages: Sequence[bytes], *, vouched: bool) -> list[bytes]:
+        """Send UTF-8 bytes as text; *vouched*: the application vouches they are UTF-8."""
+
+    def send_gathered(self, messages: Sequence[bytes]) -> list[bytes | memoryview]:
+        """Send binary messages as buffers for ``writelines()``, if the library can."""
+
 
 class EndpointFactory(Protocol):
-    def __call__(self, *, client: bool, deflate: bool) -> Endpoint: ...
+    def __call__(self, *, client: bool, deflate: bool, text_as_bytes: bool = False) -> Endpoint: ...
 
 
 @dataclass(frozen=True)
@@ -346,11 +360,12 @@ class Library:
 class NoioEndpoint:
     """noio_ws: whole messages, as ``Connection.events()`` yields them."""
 
-    def __init__(self, *, client: bool, deflate: bool) -> None:
+    def __init__(self, *, client: bool, deflate: bool, text_as_bytes: bool = False) -> None:
         self.conn = noio_ws.Connection(
             noio_ws.Role.CLIENT if client else noio_ws.Role.SERVER,
             extensions=[NoioDeflate()] if deflate else [],
             max_message_size=None,
+            text_as_bytes=text_as_bytes,
         )
 
     def receive(self, chunks: Sequence[bytes]) -> list[Payload]:
@@ -376,6 +391,26 @@ class NoioEndpoint:
                 append(conn.send(noio_ws.BinaryMessage(message)))
         return wire
 
+    def receive_utf8(self, chunks: Sequence[bytes]) -> list[Payload]:
+        conn = self.conn
+        received: list[Payload] = []
+        append = received.append
+        for chunk in chunks:
+            conn.receive_data(chunk)
+            for event in conn.events():
+                if not isinstance(event, noio_ws.EncodedTextMessage):
+                    raise UnexpectedEventError(event)
+                append(event.data)
+        return received
+
+    def send_utf8(self, messages: Sequence[bytes], *, vouched: bool) -> list[bytes]:
+        send, make = self.conn.send, noio_ws.EncodedTextMessage
+        return [send(make(message, True, vouched)) for message in messages]
+
+    def send_gathered(self, messages: Sequence[bytes]) -> list[bytes | memoryview]:
+        send_buffers, make = self.conn.send_buffers, noio_ws.BinaryMessage
+        return [buffer for message in messages for buffer in send_buffers(make(message))]
+
     def echo(self, server: Endpoint, messages: Sequence[str]) -> list[Payload]:
         assert isinstance(server, NoioEndpoint)
         near, far = self.conn, server.conn
@@ -397,7 +432,7 @@ class NoioEndpoint:
 class WsprotoEndpoint:
     """wsproto: it delivers data as it arrives; pieces are joined into messages."""
 
-    def __init__(self, *, client: bool, deflate: bool) -> None:
+    def __init__(self, *, client: bool, deflate: bool, text_as_bytes: bool = False) -> None:
         extensions: list[WsprotoExtension] = []
         if deflate:
             # No handshake: accept (server) or finalize (client) the default offer.
@@ -464,12 +499,29 @@ class WsprotoEndpoint:
                 append(event.data)
         return received
 
+    def receive_utf8(self, chunks: Sequence[bytes]) -> list[Payload]:
+        """Text comes as str only: encoded back for the application."""
+        received: list[Payload] = []
+        for message in self.receive(chunks):
+            if not isinstance(message, str):
+                raise UnexpectedEventError(message)
+            received.append(message.encode())
+        return received
+
+    def send_utf8(self, messages: Sequence[bytes], *, vouched: bool) -> list[bytes]:
+        """Text goes as str only: decoded first (which checks it, vouched for or not)."""
+        send = self.conn.send
+        return [send(WsprotoTextMessage(data=message.decode())) for message in messages]
+
+    def send_gathered(self, messages: Sequence[bytes]) -> list[bytes | memoryview]:
+        return list(self.send(messages))
+
 
 class WebsocketsEndpoint:
     """websockets' sans-io layer: it yields frames; fragments are joined and text
     decoded (strict UTF-8), as its own asyncio layer would."""
 
-    def __init__(self, *, client: bool, deflate: bool) -> None:
+    def __init__(self, *, client: bool, deflate: bool, text_as_bytes: bool = False) -> None:
         proto: WebsocketsProtocol
         if client:
             proto = ClientProtocol(parse_uri("ws://localhost/"), state=WebsocketsState.OPEN, max_size=None)
@@ -539,6 +591,47 @@ class WebsocketsEndpoint:
                 append(str(frame.data, "utf-8"))
         return received
 
+    def receive_utf8(self, chunks: Sequence[bytes]) -> list[Payload]:
+        """Fragments joined; text checked as its asyncio layer's decoding would, kept as bytes."""
+        received = self.receive_frames(chunks)
+        for message in received:
+            str(message, "utf-8")  # the check; the str is dropped
+        return cast("list[Payload]", received)
+
+    def receive_frames(self, chunks: Sequence[bytes]) -> list[bytes | bytearray | memoryview]:
+        """Whole messages, text left as the bytes of its frames (opcodes are checked)."""
+        proto = self.proto
+        received: list[bytes | bytearray | memoryview] = []
+        append = received.append
+        pending = bytearray()
+        for chunk in chunks:
+            proto.receive_data(chunk)
+            frames: list[WebsocketsFrame] = proto.events_received()  # type: ignore[assignment]  # in state OPEN: frames only
+            for frame in frames:
+                opcode = frame.opcode
+                if opcode is _WS_TEXT and frame.fin:
+                    append(frame.data)
+                    continue
+                if opcode is not _WS_TEXT and opcode is not _WS_CONTINUATION:
+                    raise UnexpectedEventError(frame)
+                pending += frame.data
+                if frame.fin:
+                    append(bytes(pending))
+                    pending = bytearray()
+        return received
+
+    def send_utf8(self, messages: Sequence[bytes], *, vouched: bool) -> list[bytes]:
+        """``send_text()`` takes bytes and never checks them: the same work either way."""
+        proto = self.proto
+        wire: list[bytes] = []
+        for message in messages:
+            proto.send_text(message)
+            wire += proto.data_to_send()
+        return wire
+
+    def send_gathered(self, messages: Sequence[bytes]) -> list[bytes | memoryview]:
+        return list(self.send(messages))
+
 
 def available_libraries() -> dict[str, Library]:
     """The libraries that can be measured here, in the table's order."""
@@ -600,6 +693,12 @@ class Workload:
     fragments: int = 1  # receive: frames per message
     deflate: bool = False
     client: bool = False  # send: which side sends (the client masks)
+    # The application takes (receive) or gives (send) text as UTF-8 bytes; send: vouching
+    # for them (noio_ws: EncodedTextMessage(validated=True)).
+    text_as_bytes: bool = False
+    vouched: bool = False
+    gathered: bool = False  # send: frames as buffers for writelines() (noio_ws: send_buffers)
+    baseline: str | None = None  # the default row this row is an option of (--against-default)
 
 
 def text_messages(count: int, size: int, seed: int = 1) -> list[Outgoing]:
@@ -712,6 +811,7 @@ def workloads(scale: Scale) -> list[Workload]:
             )
         )
     rows += _deflate_rows(scale)
+    rows += _option_rows(scale)
     rows.append(
         Workload(
             "echo_text_16B",
@@ -782,6 +882,102 @@ def _deflate_rows(scale: Scale) -> list[Workload]:
     ]
 
 
+def _option_rows(scale: Scale) -> list[Workload]:
+    """Text as UTF-8 bytes, both ways, and frame buffers, each beside its default row."""
+    small, count = scale.small, scale.count_1MiB
+    texts_128 = functools.partial(text_messages, small, 128)
+    texts_1MiB = functools.partial(text_messages, count, MiB)
+    document = functools.partial(json_document, MiB)
+    pmd = "permessage-deflate, context takeover"
+    as_bytes = "text handed over as UTF-8 bytes"
+    rows = [
+        Workload(
+            "recv_text_128B_whole_bytes",
+            f"server parses {small:,} masked 128-byte texts, fed as one buffer; {as_bytes}",
+            "receive",
+            texts_128,
+            text_as_bytes=True,
+            baseline="recv_text_128B_whole",
+        ),
+        Workload(
+            "recv_text_1MiB",
+            f"server parses {count:,} masked 1 MiB texts (one frame each), fed in 64 KiB chunks",
+            "receive",
+            texts_1MiB,
+            chunk_size=64 * KiB,
+        ),
+        Workload(
+            "recv_text_1MiB_bytes",
+            f"server parses {count:,} masked 1 MiB texts (one frame each), fed in 64 KiB chunks; {as_bytes}",
+            "receive",
+            texts_1MiB,
+            chunk_size=64 * KiB,
+            text_as_bytes=True,
+            baseline="recv_text_1MiB",
+        ),
+        Workload(
+            "deflate_recv_text_1MiB_bytes",
+            f"{pmd}: server parses one compressed 1 MiB JSON text, fed as one buffer; {as_bytes}",
+            "receive",
+            document,
+            deflate=True,
+            text_as_bytes=True,
+            baseline="deflate_recv_text_1MiB",
+        ),
+    ]
+    for label, messages, what in (
+        ("128B", texts_128, f"{small:,} 128-byte"),
+        ("1MiB", texts_1MiB, f"{count:,} 1 MiB"),
+    ):
+        name = f"send_server_text_{label}"
+        rows += [
+            Workload(name, f"server sends {what} texts", "send", messages),
+            Workload(
+                f"{name}_bytes",
+                f"server sends {what} texts given as UTF-8 bytes (checked)",
+                "send",
+                messages,
+                text_as_bytes=True,
+                baseline=name,
+            ),
+            Workload(
+                f"{name}_vouched",
+                f"server sends {what} texts given as UTF-8 bytes it vouches for (not checked)",
+                "send",
+                messages,
+                text_as_bytes=True,
+                vouched=True,
+                baseline=name,
+            ),
+        ]
+    rows += [
+        Workload(
+            "deflate_send_text_1MiB_bytes",
+            f"{pmd}: server compresses and sends one 1 MiB JSON text given as UTF-8 bytes (checked)",
+            "send",
+            document,
+            deflate=True,
+            text_as_bytes=True,
+            baseline="deflate_send_text_1MiB",
+        ),
+        Workload(
+            "send_server_binary_16MiB",
+            f"server sends {scale.count_16MiB:,} binary messages of 16 MiB",
+            "send",
+            functools.partial(binary_messages, scale.count_16MiB, 16 * MiB),
+        ),
+        Workload(
+            "send_server_binary_16MiB_buffers",
+            f"server sends {scale.count_16MiB:,} binary messages of 16 MiB, as buffers for writelines()",
+            "send",
+            functools.partial(binary_messages, scale.count_16MiB, 16 * MiB),
+            gathered=True,
+            baseline="send_server_binary_16MiB",
+        ),
+    ]
+    return rows
+
+
 MEMORY_WORKLOAD = "memory_recv_16MiB"
 
 
@@ -803,9 +999,12 @@ class Prepared:
     messages: list[Outgoing]
     chunks: list[bytes] = field(default_factory=list)
     expected: Summary = field(init=False)
+    encoded: list[bytes] = field(init=False)  # text as UTF-8 bytes: what such rows hand over
 
     def __post_init__(self) -> None:
-        self.expected = summarize(self.messages)
+        self.encoded = [m.encode() if isinstance(m, str) else m for m in self.messages]
+        bytes_received = self.workload.text_as_bytes and self.workload.kind == "receive"
+        self.expected = summarize(self.encoded if bytes_received else self.messages)
 
 
 def split(wire: bytes, size: int | None) -> list[bytes]:
@@ -827,11 +1026,17 @@ def prepare(workload: Workload) -> Prepared:
 def task(prepared: Prepared, library: Library) -> Callable[[], Sequence[object]]:
     """The timed call for one repetition, with fresh endpoints (built here, untimed)."""
     workload = prepared.workload
+    # Only rows of an option pass it: a factory without it still runs the others.
+    options = {"text_as_bytes": True} if workload.text_as_bytes and workload.kind == "receive" else {}
     if workload.kind == "receive":
-        server = library.make(client=False, deflate=workload.deflate)
-        return functools.partial(server.receive, prepared.chunks)
+        server = library.make(client=False, deflate=workload.deflate, **options)
+        return functools.partial(server.receive_utf8 if options else server.receive, prepared.chunks)
     if workload.kind == "send":
         sender = library.make(client=workload.client, deflate=workload.deflate)
+        if workload.text_as_bytes:
+            return functools.partial(sender.send_utf8, prepared.encoded, vouched=workload.vouched)
+        if workload.gathered:
+            return functools.partial(sender.send_gathered, prepared.encoded)
         return functools.partial(sender.send, prepared.messages)
     client = library.make(client=True, deflate=False)
     server = library.make(client=False, deflate=False)
@@ -934,6 +1139,79 @@ class MemoryResult:
     ratio_to_message: dict[str, float]
 
 
+@dataclass
+class OptionResult:
+    """An option of noio_ws against its default, both on noio_ws, interleaved."""
+
+    name: str
+    baseline: str
+    timings: dict[str, list[float]]  # "default" and "option", seconds
+    medians_ms: dict[str, float]
+    ratio: float  # default median / option median: above 1, the option is faster
+    cpu_medians_ms: dict[str, float]
+    cpu_ratio: float
+    peak_bytes: dict[str, int]  # tracemalloc peak of one untimed run of each
+
+
+def measure_against_default(
+    workload: Workload, default: Workload, library: Library, repeat: int
+) -> OptionResult:
+    """Warm up both rows, then *repeat* rounds of the two in alternating order; then memory."""
+    pairs = {"default": prepare(default), "option": prepare(workload)}
+    for prepared in pairs.values():
+        run_once(prepared, library)
+    wall: dict[str, list[float]] = {key: [] for key in pairs}
+    cpu: dict[str, list[float]] = {key: [] for key in pairs}
+    for round_ in range(repeat):
+        for key in ("default", "option") if round_ % 2 == 0 else ("option", "default"):
+            elapsed, used = run_once(pairs[key], library)
+            wall[key].append(elapsed)
+            cpu[key].append(used)
+    peaks: dict[str, int] = {}
+    for key, prepared in pairs.items():
+        call = task(prepared, library)  # built before tracing starts
+        gc.collect()
+        tracemalloc.start()
+        try:
+            baseline = tracemalloc.get_traced_memory()[0]
+            output = call()
+            peaks[key] = tracemalloc.get_traced_memory()[1] - baseline
+        finally:
+            tracemalloc.stop()
+        verify(prepared, output)
+        del output
+    wall_medians, cpu_medians = medians_ms(wall), medians_ms(cpu)
+    return OptionResult(
+        workload.name,
+        default.name,
+        wall,
+        wall_medians,
+        wall_medians["default"] / wall_medians["option"],
+        cpu_medians,
+        cpu_medians["default"] / cpu_medians["option"],
+        peaks,
+    )
+
+
+def option_lines(results: Sequence[OptionResult], clock: Clock) -> list[str]:
+    lines = [
+        "noio_ws options against the default row, interleaved (ratio: default / option, above 1: "
+        "the option is faster; peak: tracemalloc, one run)",
+        f"{'option row':<32} {'default row':<26} {'default ms':>11} {'option ms':>11} {'ratio':>7}"
+        f" {'peak MiB':>17}",
+    ]
+    for result in results:
+        medians, ratio = (
+            (result.cpu_medians_ms, result.cpu_ratio) if clock == "cpu" else (result.medians_ms, result.ratio)
+        )
+        peaks = f"{result.peak_bytes['default'] / MiB:.1f} -> {result.peak_bytes['option'] / MiB:.1f}"
+        lines.append(
+            f"{result.name:<32} {result.baseline:<26} {medians['default']:>11.3f} {medians['option']:>11.3f}"
+            f" {ratio:>6.2f}x {peaks:>17}"
+        )
+    return lines
+
+
 def measure_memory(libraries: Sequence[Library], size: int) -> MemoryResult:
     """Peak traced memory while each library's server receives one *size* message."""
     messages = binary_messages(1, size, seed=5)
@@ -1021,14 +1299,14 @@ def header_lines(scale: Scale, repeat: int, libraries: Sequence[Library], clock:
 
 
 def table_header(names: Sequence[str]) -> str:
-    columns = [f"{'workload':<26}", *(f"{name + ' ms':>14}" for name in names)]
+    columns = [f"{'workload':<32}", *(f"{name + ' ms':>14}" for name in names)]
     columns += [f"{'vs ' + name:>14}" for name in names if name != "noio_ws" and "noio_ws" in names]
     return " ".join(columns)
 
 
 def table_row(result: Result, names: Sequence[str], clock: Clock) -> str:
     medians, ratios = result.figures(clock)
-    columns = [f"{result.name:<26}", *(f"{medians[name]:>14.3f}" for name in names)]
+    columns = [f"{result.name:<32}", *(f"{medians[name]:>14.3f}" for name in names)]
     columns += [f"{ratios[name]:>13.2f}x" for name in names if name in ratios]
     return " ".join(columns)
 
@@ -1046,6 +1324,8 @@ def write_json(
     results: Sequence[Result],
     memory: MemoryResult | None,
     memory_text: str,
+    *,
+    options: Sequence[OptionResult] = (),
 ) -> None:
     document = {
         **env,
@@ -1055,6 +1335,8 @@ def write_json(
         if memory is None
         else {"name": MEMORY_WORKLOAD, "description": memory_text, **asdict(memory)},
     }
+    if options:
+        document["options_against_default"] = [asdict(result) for result in options]
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
@@ -1090,6 +1372,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="what the table shows: wall clock (perf_counter, default) or the thread's CPU time; "
         "the JSON holds both",
     )
+    parser.add_argument(
+        "--against-default",
+        action="store_true",
+        help="instead of the table: each selected row that is an option of noio_ws (text as bytes, "
+        "send_buffers) against its default row, noio_ws alone, interleaved",
+    )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
@@ -1122,11 +1410,14 @@ def main(argv: Sequence[str] | None = None, *, scale: Scale | None = None) -> in
     with_memory = selected(MEMORY_WORKLOAD, patterns)
     if args.list:
         for workload in workloads(scale):
-            print(f"{workload.name:<26} {workload.description}")
-        print(f"{MEMORY_WORKLOAD:<26} {memory_description(scale)}")
+            default = f" [an option of {workload.baseline}]" if workload.baseline else ""
+            print(f"{workload.name:<32} {workload.description}{default}")
+        print(f"{MEMORY_WORKLOAD:<32} {memory_description(scale)}")
         return 0
     if not rows and not with_memory:
         raise SystemExit(f"no workload matches {args.only!r} (see --list)")
+    if args.against_default:
+        return _main_against_default(args, scale, repeat, rows)
     libraries = choose_libraries(args.libraries)
     names = [library.name for library in libraries]
     started = time.perf_counter()
@@ -1144,6 +1435,29 @@ def main(argv: Sequence[str] | None = None, *, scale: Scale | None = None) -> in
     if args.json:
         env = environment(scale, repeat, libraries, args.clock)
         write_json(args.json, env, results, memory, memory_description(scale))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _main_against_default(args: argparse.Namespace, scale: Scale, repeat: int, rows: list[Workload]) -> int:
+    by_name = {workload.name: workload for workload in workloads(scale)}
+    options = [workload for workload in rows if workload.baseline is not None]
+    if not options:
+        raise SystemExit("no selected row is an option of noio_ws (see --list: rows with a default row)")
+    (library,) = choose_libraries("noio_ws")
+    started = time.perf_counter()
+    print("\n".join(header_lines(scale, repeat, [library], args.clock)), end="\n\n", flush=True)
+    results: list[OptionResult] = []
+    lines = option_lines([], args.clock)
+    print("\n".join(lines), flush=True)
+    for workload in options:
+        assert workload.baseline is not None
+        results.append(measure_against_default(workload, by_name[workload.baseline], library, repeat))
+        print(option_lines(results[-1:], args.clock)[-1], flush=True)
+    print(f"\n{time.perf_counter() - started:.1f} s in all")
+    if args.json:
+        env = environment(scale, repeat, [library], args.clock)
+        write_json(args.json, env, [], None, memory_description(scale), options=results)
         print(f"wrote {args.json}")
     return 0
 

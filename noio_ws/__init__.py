@@ -12,6 +12,7 @@ from ._errors import HandshakeError, LocalProtocolError, ProtocolError, RemotePr
 from ._events import (
     BinaryMessage,
     Close,
+    EncodedTextMessage,
     Event,
     ExtensionMessage,
     Message,
@@ -29,6 +30,7 @@ __all__ = [
     "CloseCode",
     "Connection",
     "Deadlines",
+    "EncodedTextMessage",
     "Event",
     "Expired",
     "ExtensionMessage",

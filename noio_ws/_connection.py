@@ -34,6 +34,7 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     BinaryMessage,
     Close,
+    EncodedTextMessage,
     Event,
     ExtensionMessage,
     Ping,
@@ -41,9 +42,9 @@ from ._events import (
     Signal,
     TextMessage,
 )
-from ._frame import Frame, _pack_short, apply_mask, apply_mask_into, parse_header, serialize
+from ._frame import Frame, _pack_short, apply_mask, apply_mask_into, frame_buffers, parse_header, serialize
 from ._state import TRANSITIONS, Input, State
-from ._utf8 import Utf8Decoder
+from ._utf8 import Utf8Decoder, Utf8Validator, is_valid_utf8
 from .extensions._base import Extension, OpcodeKind
 
 __all__ = ["Connection"]
@@ -98,7 +99,13 @@ class Connection:
             ``final=False`` and a last piece with ``final=True``, instead of one
             event per whole message.
         validate_utf8: With False, invalid UTF-8 in text and close reasons is
-            replaced by U+FFFD instead of failing the connection with 1007.
+            replaced by U+FFFD instead of failing the connection with 1007 (and
+            text received as bytes is not checked).
+        text_as_bytes: Receive text messages as ``EncodedTextMessage``, their
+            UTF-8 bytes (checked as strictly as text), instead of ``TextMessage``.
+        max_send_frame_size: Largest payload of a data frame ``send()`` makes;
+            a larger message goes out in several frames (after compression, if
+            any). None: one frame per ``send()``. Control frames are not split.
         mask_key_source: Returns the 4-byte masking key of each frame a client
             sends; for deterministic tests. The default draws from ``secrets``,
             as section 10.3 requires.
@@ -113,6 +120,8 @@ class Connection:
         max_frame_size: int | None = None,
         stream_messages: bool = False,
         validate_utf8: bool = True,
+        text_as_bytes: bool = False,
+        max_send_frame_size: int | None = None,
         mask_key_source: Callable[[], bytes] | None = None,
     ) -> None:
         if not isinstance(role, Role):
@@ -120,6 +129,8 @@ class Connection:
         for name, limit in (("max_message_size", max_message_size), ("max_frame_size", max_frame_size)):
             if limit is not None and limit < 0:
                 raise ValueError(f"{name} must be None or at least 0, not {limit}")
+        if max_send_frame_size is not None and max_send_frame_size < 1:
+            raise ValueError(f"max_send_frame_size must be None or at least 1, not {max_send_frame_size}")
         self._role = role
         self._extensions = tuple(extensions)
         self._claimed_rsv, self._custom_opcodes = _claims(self._extensions)
@@ -142,10 +153,13 @@ class Connection:
         self._stream = stream_messages
         self._validate_utf8 = validate_utf8
         self._utf8_errors = "strict" if validate_utf8 else "replace"
+        self._text_as_bytes = text_as_bytes
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask
         self._masking = role is Role.CLIENT
-        # Frames go out as they are given, without a mask or an encoder.
-        self._plain = not self._masking and not self._extensions
+        self._send_limit = _NO_LIMIT if max_send_frame_size is None else max_send_frame_size
+        # Frames go out as they are given, without a mask or an encoder (and a
+        # short one is never split).
+        self._plain = not self._masking and not self._extensions and self._send_limit >= 125
         self._mask_key_source = mask_key_source
         self._mask_pool = b""
         self._mask_pos = 0
@@ -181,9 +195,11 @@ class Connection:
         self._msg_size = 0
         self._msg_io: io.BytesIO | None = None
         self._msg_reserved = 0
-        self._msg_utf8: Utf8Decoder | None = None
-        # Sending: the opcode of the fragmented message we are sending (0: none).
+        self._msg_utf8: Utf8Decoder | Utf8Validator | None = None
+        # Sending: the opcode of the fragmented message we are sending (0: none),
+        # and the start of a character its UTF-8 bytes so far leave unfinished.
         self._send_opcode = 0
+        self._send_pending = b""
 
     @property
     def role(self) -> Role:
@@ -400,6 +416,8 @@ class Connection:
         errors = self._utf8_errors
         firsts = self._batch_firsts
         extensions = bool(self._extensions)
+        as_bytes = self._text_as_bytes
+        strict = errors == "strict"
         pos = 0
         while size - pos >= 2 and len(ready) < _BATCH:
             first = buf[pos]
@@ -441,11 +459,16 @@ class Connection:
                     pos = end
                     break
             elif first == 0x81:
-                try:
-                    text = payload.decode("utf-8", errors)
-                except UnicodeDecodeError:
-                    break
-                message = TextMessage(text)
+                if as_bytes:
+                    if strict and not is_valid_utf8(payload):
+                        break
+                    message = EncodedTextMessage(payload, True, strict)
+                else:
+                    try:
+                        text = payload.decode("utf-8", errors)
+                    except UnicodeDecodeError:
+                        break
+                    message = TextMessage(text)
             else:
                 message = BinaryMessage(payload)
             ready.append(message)
@@ -500,11 +523,14 @@ class Connection:
         """Add a piece of the current message; the event it completes, if any."""
         opcode = self._msg_opcode
         if self._stream:
+            if opcode == _TEXT and self._text_as_bytes:
+                return self._text_piece(data, final)
             piece = ""
             if opcode == _TEXT:
-                if self._msg_utf8 is None:
-                    self._msg_utf8 = Utf8Decoder(self._validate_utf8)
-                piece = self._msg_utf8.decode(data, final)
+                decoder = self._msg_utf8
+                if not isinstance(decoder, Utf8Decoder):  # None: the message's first piece
+                    decoder = self._msg_utf8 = Utf8Decoder(self._validate_utf8)
+                piece = decoder.decode(data, final)
             if final:
                 self._end_message()
             elif not data:
@@ -520,6 +546,16 @@ class Connection:
         self._assemble(data, final)
         return self._whole() if final else None
 
+    def _text_piece(self, data: bytes, final: bool) -> Event | None:
+        """A streamed piece of text, as bytes: whole characters only."""
+        validator = self._msg_utf8
+        if not isinstance(validator, Utf8Validator):  # None: the message's first piece
+            validator = self._msg_utf8 = Utf8Validator(self._validate_utf8)
+        piece = validator.whole(data, final)
+        if final:
+            self._end_message()
+        return EncodedTextMessage(piece, final, self._validate_utf8) if piece or final else None
+
     def _whole(self) -> Event:
         """The message assembled, handed over by the BytesIO without a copy (in CPython)."""
         assert self._msg_io is not None
@@ -528,8 +564,13 @@ class Connection:
     def _message(self, whole: bytes) -> Event:
         """End the message being received: its event."""
         opcode = self._msg_opcode
+        checked = self._msg_utf8 is not None
         self._end_message()
         if opcode == _TEXT:
+            if self._text_as_bytes:
+                if not checked and self._validate_utf8:
+                    Utf8Validator().check(whole, True)
+                return EncodedTextMessage(whole, True, self._validate_utf8)
             try:
                 return TextMessage(whole.decode("utf-8", self._utf8_errors))
             except UnicodeDecodeError as exc:
@@ -571,16 +612,16 @@ class Connection:
             data, mask = apply_mask(data, mask, offset), None
         decoder = self._msg_utf8
         if decoder is None and self._msg_opcode == _TEXT and self._validate_utf8:
-            decoder = self._msg_utf8 = Utf8Decoder()
+            decoder = self._msg_utf8 = Utf8Validator() if self._text_as_bytes else Utf8Decoder()
         if mask is None:
             buffer.write(data)
             if decoder is not None:
-                decoder.decode(data, final)
+                decoder.check(data, final)
             return
         with buffer.getbuffer() as target, target[start:end] as piece:
             apply_mask_into(piece, data, mask, offset)
             if decoder is not None:
-                decoder.decode(piece, final)
+                decoder.check(piece, final)
         buffer.seek(end)
 
     def _end_message(self) -> None:
@@ -681,6 +722,12 @@ class Connection:
         elif isinstance(event, BinaryMessage):
             payload = _payload(event.data, "BinaryMessage")
             opcode = _BINARY
+        elif isinstance(event, EncodedTextMessage) and event.final and not self._send_opcode:
+            # A whole message: nothing to carry over from a fragment before it.
+            payload = _payload(event.data, "EncodedTextMessage")
+            if not event.validated and not is_valid_utf8(payload):
+                return b"".join(self._send_message(event))  # which says what is wrong
+            opcode = _TEXT
         elif (
             isinstance(event, ExtensionMessage) and self._custom_opcodes.get(event.opcode) is OpcodeKind.DATA
         ):
@@ -691,11 +738,7 @@ class Connection:
         # A data frame (inline: most of what is sent).
         state = _AFTER_SEND_MESSAGE.get(self._state) or self._transition(Input.SEND_MESSAGE)
         if self._send_opcode:
-            if opcode != self._send_opcode:
-                raise LocalProtocolError(
-                    f"cannot send opcode {opcode:#x} while a fragmented message "
-                    f"(opcode {self._send_opcode:#x}) is in progress"
-                )
+            self._check_continuation(opcode)
             wire = self._frame(_CONTINUATION, payload, event.final)
         elif self._plain and event.final and len(payload) < 126:
             # Unmasked, untransformed and short: the whole header is two bytes.
@@ -706,7 +749,81 @@ class Connection:
         self._state = state
         return wire
 
+    def send_buffers(self, event: Event) -> list[bytes | memoryview]:
+        """What ``send(event)`` returns, as separate buffers, for ``writelines()``.
+
+        Each frame is its header (with the masking key), then its payload. An
+        unmasked, untransformed payload is the event's own data (a view of it,
+        when split), so a large message is not copied once more on its way to
+        ``socket.sendmsg()`` or ``transport.writelines()``. Keep the buffers
+        unchanged until written. Control frames come as one buffer.
+        """
+        if isinstance(event, (TextMessage, BinaryMessage, EncodedTextMessage)) or (
+            isinstance(event, ExtensionMessage) and self._custom_opcodes.get(event.opcode) is OpcodeKind.DATA
+        ):
+            return self._send_message(event)
+        return [self.send(event)]
+
+    def _send_message(
+        self, event: TextMessage | BinaryMessage | EncodedTextMessage | ExtensionMessage
+    ) -> list[bytes | memoryview]:
+        """A data message as frame buffers: the general path behind ``send()``."""
+        opcode, payload, pending = self._message_payload(event)
+        state = self._transition(Input.SEND_MESSAGE)
+        if self._send_opcode:
+            self._check_continuation(opcode, pending is None)
+        buffers = self._frame_buffers(_CONTINUATION if self._send_opcode else opcode, payload, event.final)
+        self._send_opcode = 0 if event.final else opcode
+        self._send_pending = pending or b""
+        self._state = state
+        return buffers
+
+    def _message_payload(
+        self, event: TextMessage | BinaryMessage | EncodedTextMessage | ExtensionMessage
+    ) -> tuple[int, bytes | bytearray | memoryview, bytes | None]:
+        """Opcode, payload and, for UTF-8 bytes, the character they leave unfinished.
+
+        That last is None for text given as ``str``: whole characters.
+        """
+        if isinstance(event, TextMessage):
+            if not isinstance(event.data, str):
+                raise LocalProtocolError(f"TextMessage data must be str, not {type(event.data).__name__}")
+            try:
+                return _TEXT, event.data.encode(), None
+            except UnicodeEncodeError as exc:
+                raise LocalProtocolError(f"text cannot be encoded as UTF-8: {exc.reason}") from None
+        if isinstance(event, BinaryMessage):
+            return _BINARY, _payload(event.data, "BinaryMessage"), b""
+        if isinstance(event, ExtensionMessage):
+            return event.opcode, _payload(event.data, "ExtensionMessage"), b""
+        payload = _payload(event.data, "EncodedTextMessage")
+        # Fragments may split a character (section 5.4): check on from where the last ended.
+        validator = Utf8Validator(pending=self._send_pending if self._send_opcode == _TEXT else b"")
+        if event.validated:
+            validator.skip(payload)
+        else:
+            try:
+                validator.check(payload, event.final)
+            except RemoteProtocolError as exc:
+                raise LocalProtocolError(f"EncodedTextMessage: {exc}") from None
+        return _TEXT, payload, b"" if event.final else validator.pending
+
+    def _check_continuation(self, opcode: int, whole_characters: bool = True) -> None:
+        """Whether a message piece may continue the fragmented message being sent."""
+        if opcode != self._send_opcode:
+            raise LocalProtocolError(
+                f"cannot send opcode {opcode:#x} while a fragmented message "
+                f"(opcode {self._send_opcode:#x}) is in progress"
+            )
+        if whole_characters and self._send_pending:
+            raise LocalProtocolError(
+                f"text given as str cannot continue a fragment that ends inside a character "
+                f"({self._send_pending.hex(' ')})"
+            )
+
     def _send_other(self, event: Event) -> bytes:
+        if isinstance(event, EncodedTextMessage):
+            return b"".join(self._send_message(event))
         if isinstance(event, Ping):
             return self._send_control(_PING, _payload(event.payload, "Ping"), Input.SEND_PING)
         if isinstance(event, Pong):
@@ -744,12 +861,51 @@ class Connection:
         key = self._mask_key() if self._masking else None
         first = opcode | 0x80 if fin else opcode
         if self._encoders:
-            frame = Frame(opcode, payload if type(payload) is bytes else bytes(payload), fin)
-            for encode in self._encoders:
-                frame = encode(frame)
-            first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
-            payload = frame.payload
+            first, payload = self._encode(opcode, payload, fin)
+        if len(payload) > self._send_limit and not opcode & 0x08:
+            return b"".join(self._split(first, payload, key))
         return serialize(first, payload, key)
+
+    def _frame_buffers(
+        self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool
+    ) -> list[bytes | memoryview]:
+        """``_frame()``, as header and payload buffers."""
+        key = self._mask_key() if self._masking else None
+        first = opcode | 0x80 if fin else opcode
+        if self._encoders:
+            first, payload = self._encode(opcode, payload, fin)
+        if len(payload) > self._send_limit:
+            return self._split(first, payload, key)
+        return frame_buffers(first, payload, key)
+
+    def _encode(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> tuple[int, bytes]:
+        """Run a frame through the extensions' encoders: its first header byte and payload."""
+        frame = Frame(opcode, payload if type(payload) is bytes else bytes(payload), fin)
+        for encode in self._encoders:
+            frame = encode(frame)
+        return frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv, frame.payload
+
+    def _split(
+        self, first: int, payload: bytes | bytearray | memoryview, key: bytes | None
+    ) -> list[bytes | memoryview]:
+        """Frames of at most ``max_send_frame_size`` bytes for one (encoded) payload.
+
+        Section 5.4: the first keeps the opcode and the RSV bits the encoders set
+        (RFC 7692 section 6.1: RSV1 on the first frame only), the others are
+        continuations, and only the last may carry FIN. Each masked frame gets a
+        key of its own (section 5.3).
+        """
+        limit = self._send_limit
+        size = len(payload)
+        buffers: list[bytes | memoryview] = []
+        view = memoryview(payload)  # not released: unmasked frames are views of it
+        for start in range(0, size, limit):
+            end = min(start + limit, size)
+            head = (first & 0x7F if not start else 0) | (first & 0x80 if end == size else 0)
+            if start and key is not None:
+                key = self._mask_key()
+            buffers += frame_buffers(head, view[start:end], key)
+        return buffers
 
     def _mask_key(self) -> bytes:
         if self._mask_key_source is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ._codes import CloseCode
@@ -20,6 +20,7 @@ from ._codes import CloseCode
 __all__ = [
     "BinaryMessage",
     "Close",
+    "EncodedTextMessage",
     "Event",
     "ExtensionMessage",
     "Message",
@@ -95,6 +96,40 @@ class TextMessage(Message[str]):
 @dataclass(frozen=True, slots=True)
 class BinaryMessage(Message[bytes]):
     """A binary message (opcode 0x2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedTextMessage(Message[bytes]):
+    """A text message (opcode 0x1) as its UTF-8 bytes: no ``str`` is made.
+
+    A connection made with ``text_as_bytes=True`` returns these instead of
+    ``TextMessage``; ``send()`` takes them on any connection, to send bytes that
+    are already UTF-8 (a JSON encoder's output, say) as text.
+
+    ``validated`` says the bytes are known to be UTF-8, and takes no part in
+    comparisons. A strict connection sets it on what it receives. On what you send,
+    the default (False) has ``send()`` check the bytes; True means you vouch for
+    them and nothing is checked: invalid bytes would then make the peer fail the
+    connection (1007).
+    """
+
+    validated: bool = field(default=False, compare=False)
+
+
+# The same direct __init__ as the other message events, with the third slot.
+_set_encoded_data = getattr(EncodedTextMessage, "data").__set__  # noqa: B009
+_set_encoded_final = getattr(EncodedTextMessage, "final").__set__  # noqa: B009
+_set_encoded_validated = getattr(EncodedTextMessage, "validated").__set__  # noqa: B009
+
+
+def _encoded_init(self: EncodedTextMessage, data: bytes, final: bool = True, validated: bool = False) -> None:
+    _set_encoded_data(self, data)
+    _set_encoded_final(self, final)
+    _set_encoded_validated(self, validated)
+
+
+_encoded_init.__qualname__ = "EncodedTextMessage.__init__"
+EncodedTextMessage.__init__ = _encoded_init  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ __all__ = [
     "apply_mask_into",
     "apply_mask_into_python",
     "apply_mask_python",
+    "frame_buffers",
     "parse_header",
     "serialize",
 ]
@@ -188,3 +189,23 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
     if mask_key is None:
         return header + payload
     return header + mask_key + apply_mask(payload, mask_key)
+
+
+def frame_buffers(
+    first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None
+) -> list[bytes | memoryview]:
+    """``serialize()`` as two buffers, the header (with the key) and the payload.
+
+    An unmasked payload is not copied: it is *payload* itself, or a view of it.
+    """
+    size = len(payload)
+    mask_bit = 0x80 if mask_key is not None else 0
+    if size < 126:
+        header = _pack_short(first_byte, mask_bit | size)
+    elif size < 0x10000:
+        header = _pack_u16(first_byte, mask_bit | 126, size)
+    else:
+        header = _pack_u64(first_byte, mask_bit | 127, size)
+    if mask_key is None:
+        return [header, payload if type(payload) is bytes else memoryview(payload)]
+    return [header + mask_key, apply_mask(payload, mask_key)]

@@ -6,6 +6,16 @@ incremental decoder does the work in C and fails at once on most invalid bytes,
 but it holds some impossible prefixes until the next byte arrives (``ED A0``: a
 surrogate; older versions also ``F4 90``: above U+10FFFF). So after each piece we
 check the bytes it holds back against the UTF-8 grammar (RFC 3629 section 4).
+
+Rules of this module:
+- ``Utf8Decoder`` makes the ``str`` of a text message; ``Utf8Validator`` checks its
+  bytes and keeps none of its text. Both fail at the first invalid byte (1007) and
+  hand out whole characters only.
+- Pure Python has no UTF-8 check that builds no ``str`` and is fast: a regular
+  expression over bytes is some 80 times slower than decoding on CJK text. So
+  ``Utf8Validator`` takes ``bytes.isascii()`` where it can and otherwise decodes in
+  slices of at most ``_SLICE`` bytes, each result dropped at once: the extra memory
+  is bounded by the slice, not by the message.
 """
 
 from __future__ import annotations
@@ -14,10 +24,12 @@ import codecs
 
 from ._errors import RemoteProtocolError
 
-__all__ = ["Utf8Decoder"]
+__all__ = ["Utf8Decoder", "Utf8Validator", "incomplete_tail", "is_valid_utf8"]
 
 # Second-byte ranges that differ from the usual 80-BF (RFC 3629 section 4).
 _SECOND_BYTE = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
+_SLICE = 64 << 10  # the most bytes decoded at once only to be checked (a str of at most 256 KiB)
+_IncrementalDecoder = codecs.getincrementaldecoder("utf-8")
 
 
 def _is_valid_prefix(pending: bytes) -> bool:
@@ -57,3 +69,99 @@ class Utf8Decoder:
                     f"invalid UTF-8 in text: impossible sequence {pending.hex(' ')}", 1007
                 )
         return text
+
+    def check(self, data: bytes | memoryview, final: bool) -> None:
+        """``decode()`` for its checks alone, where the text is not needed."""
+        self.decode(data, final)
+
+
+def incomplete_tail(data: bytes | bytearray | memoryview) -> int:
+    """How many bytes at the end of *data* start a character it does not finish (0-3).
+
+    Looks at the last three bytes only and checks nothing: for cutting unchecked
+    text at a character boundary.
+    """
+    size = len(data)
+    for back in range(1, min(size, 3) + 1):
+        byte = data[size - back]
+        if byte < 0x80:
+            return 0
+        if byte >= 0xC0:  # a lead byte: 2, 3 or 4 bytes long
+            return back if back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4) else 0
+    return 0
+
+
+def is_valid_utf8(data: bytes | bytearray | memoryview) -> bool:
+    """Whether *data* is UTF-8 text on its own (whole characters), without keeping a str."""
+    if type(data) is not memoryview and data.isascii():
+        return True
+    try:
+        if len(data) <= _SLICE:
+            str(data, "utf-8")
+        else:
+            Utf8Validator().check(data, True)
+    except (UnicodeDecodeError, RemoteProtocolError):
+        return False
+    return True
+
+
+class Utf8Validator:
+    """Check a text message piece by piece as UTF-8 bytes; never split a character.
+
+    *pending* resumes a message whose pieces so far end inside a character. With
+    ``strict=False`` nothing is checked, but ``whole()`` still cuts at character
+    boundaries.
+    """
+
+    __slots__ = ("_decoder", "_pending")
+
+    def __init__(self, strict: bool = True, pending: bytes = b"") -> None:
+        self._decoder = _IncrementalDecoder() if strict else None
+        self._pending = pending
+        if pending and self._decoder is not None:
+            self._decoder.setstate((pending, 0))
+
+    @property
+    def pending(self) -> bytes:
+        """The start of a character that the pieces so far leave unfinished."""
+        return self._pending
+
+    def check(self, data: bytes | bytearray | memoryview, final: bool) -> None:
+        """Check the next piece; raise 1007 at the first invalid byte.
+
+        A message that ends (*final*) inside a character is invalid too.
+        """
+        decoder = self._decoder
+        if decoder is None:
+            self.skip(data)
+            return
+        size = len(data)
+        if not self._pending and type(data) is bytes and data.isascii():
+            return  # nothing held back before it, nothing after it
+        view = memoryview(data) if size > _SLICE else data
+        try:
+            for start in range(0, size or 1, _SLICE):
+                decoder.decode(view[start : start + _SLICE], final and start + _SLICE >= size)
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f"invalid UTF-8 in text: {exc.reason}", 1007) from None
+        pending = b"" if final else decoder.getstate()[0]
+        if pending and not _is_valid_prefix(pending):
+            raise RemoteProtocolError(f"invalid UTF-8 in text: impossible sequence {pending.hex(' ')}", 1007)
+        self._pending = pending
+
+    def skip(self, data: bytes | bytearray | memoryview) -> None:
+        """Take the next piece unchecked (its sender vouches for it): only follow where characters end."""
+        recent = self._pending + bytes(data[-3:])
+        held = incomplete_tail(recent)
+        self._pending = recent[len(recent) - held :] if held else b""
+        if self._decoder is not None:
+            self._decoder.setstate((self._pending, 0))
+
+    def whole(self, data: bytes, final: bool) -> bytes:
+        """Check the next piece; the whole characters it completes, as bytes."""
+        before = self._pending
+        self.check(data, final)
+        if before:
+            data = before + data
+        held = len(self._pending)
+        return data[: len(data) - held] if held else data

@@ -104,4 +104,6 @@ class ConnectionOptions(TypedDict, total=False):
     max_frame_size: int | None
     stream_messages: bool
     validate_utf8: bool
+    text_as_bytes: bool
+    max_send_frame_size: int | None
     mask_key_source: Callable[[], bytes] | None

@@ -1,4 +1,5 @@
-"""hypothesis: whatever one side sends, the other receives identically, however it is cut."""
+"""hypothesis: whatever one side sends, the other receives identically, however it is cut
+(and however the sender cuts it into frames, with every option of both sides)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noio_ws import BinaryMessage, Connection, Event, Ping, Role, TextMessage
+from noio_ws import BinaryMessage, Connection, EncodedTextMessage, Event, Ping, Role, TextMessage
+from noio_ws.extensions import PerMessageDeflate
 
 from .helpers import drain, merge_pieces
 
@@ -62,3 +64,73 @@ def test_round_trip(
     assert merge_pieces(events) == sent
     if not stream:
         assert events == sent
+
+
+def received_as(event: Event, *, text_as_bytes: bool) -> Event:
+    """What a receiver delivers for *event* sent whole: text as str, or as its UTF-8 bytes."""
+    if isinstance(event, EncodedTextMessage):
+        event = TextMessage(event.data.decode())
+    if text_as_bytes and isinstance(event, TextMessage):
+        return EncodedTextMessage(event.data.encode())
+    return event
+
+
+def joined(events: list[Event]) -> list[Event]:
+    """``merge_pieces`` for text received as bytes too: each piece must be whole characters."""
+    as_text = [
+        TextMessage(e.data.decode(), e.final) if isinstance(e, EncodedTextMessage) else e for e in events
+    ]
+    return merge_pieces(as_text)
+
+
+with_encoded_text = st.lists(
+    st.one_of(
+        st.builds(TextMessage, st.text(max_size=300)),
+        st.builds(EncodedTextMessage, st.text(max_size=300).map(str.encode), st.just(True), st.booleans()),
+        st.builds(BinaryMessage, st.binary(max_size=300)),
+        st.builds(Ping, st.binary(max_size=125)),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sent=with_encoded_text,
+    receive_cuts=st.lists(st.integers(0, 5000), max_size=30),
+    client_sends=st.booleans(),
+    stream=st.booleans(),
+    text_as_bytes=st.booleans(),
+    max_send_frame_size=st.one_of(st.none(), st.integers(1, 200)),
+    deflate=st.booleans(),
+)
+def test_round_trip_with_options(
+    *,
+    sent: list[Event],
+    receive_cuts: list[int],
+    client_sends: bool,
+    stream: bool,
+    text_as_bytes: bool,
+    max_send_frame_size: int | None,
+    deflate: bool,
+) -> None:
+    """Text as bytes, pre-encoded text, send-side fragmentation and deflate, in any mix."""
+    sender = Connection(
+        Role.CLIENT if client_sends else Role.SERVER,
+        extensions=[PerMessageDeflate()] if deflate else [],
+        max_send_frame_size=max_send_frame_size,
+    )
+    receiver = Connection(
+        Role.SERVER if client_sends else Role.CLIENT,
+        extensions=[PerMessageDeflate()] if deflate else [],
+        stream_messages=stream,
+        text_as_bytes=text_as_bytes,
+    )
+    wire = b"".join(sender.send(event) for event in sent)
+    events, error = drain(receiver, chunked(wire, receive_cuts))
+    assert error is None
+    expected = [received_as(event, text_as_bytes=text_as_bytes) for event in sent]
+    assert not any(isinstance(e, TextMessage if text_as_bytes else EncodedTextMessage) for e in events)
+    assert joined(events) == joined(expected)
+    if not stream:
+        assert events == expected
