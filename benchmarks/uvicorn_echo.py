@@ -7,13 +7,13 @@ Rules of this module (the method; benchmarks/README.rst says how to run and read
   access log, no lifespan, loopback, uvicorn's defaults for everything else. The
   backends are uvicorn's ``wsproto`` and ``websockets-sansio`` and noio_ws's
   ``NoioWSProtocol``.
-- Load: ``uvicorn_echo_io``'s clients in this process (never a server's), noio_ws clients on
-  one asyncio loop, masking every frame and checking every echo; a wrong echo stops
+- Load: noio_ws clients from ``uvicorn_echo_io`` on one asyncio loop in this process
+  (never a server's), masking every frame and checking every echo; a wrong echo stops
   the run. A server that logs a traceback or an error stops it too.
-- The figure is the server process's CPU time (user + system, from ``/proc/<pid>/stat``
-  or psutil) read just before and just after the timed part, divided by the messages
-  echoed in it: it leaves out the client, whatever the client costs. Round trips per
-  second (wall clock) and the generator's own CPU are recorded beside it.
+- The figure is the server process's CPU time (user + system, from /proc to the
+  nanosecond, or psutil) read just before and just after the timed part, divided by
+  the messages echoed in it: it leaves out the client, whatever the client costs.
+  Round trips per second (wall clock) and the generator's own CPU are recorded too.
 - Connections are opened before the timed part and closed after it. The handshake row
   times the whole life of a connection instead: connect, opening handshake, close
   handshake, the server's close of TCP. Its server-side tail (the app seeing the
@@ -36,9 +36,7 @@ import importlib.util
 import json
 import os
 import platform
-import random
 import statistics
-import string
 import sys
 import time
 from collections.abc import Sequence
@@ -47,8 +45,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn_echo_io as loadgen
-
-from noio_ws import BinaryMessage, TextMessage
 
 RESULTS = Path(__file__).resolve().parent / "results-uvicorn.json"
 OURS = "noio_ws"
@@ -60,7 +56,6 @@ BACKENDS = {
 }
 KiB = 1 << 10
 SETTLE = 0.05  # seconds the handshake row waits for the server's last disconnects
-DISTINCT = 16  # different payloads per row: consecutive messages always differ
 
 
 @dataclass(frozen=True)
@@ -108,48 +103,27 @@ def rows(scale: Scale) -> list[Row]:
     return [*table, Row("handshake", "handshake", 0, False, 8, scale.counts["handshake"])]
 
 
-# Each sample holds most of a second of the fastest server's CPU: /proc counts 10 ms ticks.
+# Many short samples interleave finely: each holds a few tenths of a second of server CPU.
 FULL = Scale(
     "full",
-    repeat=9,
+    repeat=15,
     counts={
-        "text_16B_x1": 20_000,
-        "text_16B_x32": 750,
-        "binary_4KiB_x1": 20_000,
-        "binary_4KiB_x32": 650,
-        "binary_256KiB_x1": 4_000,
-        "binary_256KiB_x32": 120,
-        "handshake": 1_600,
+        "text_16B_x1": 10_000,
+        "text_16B_x32": 375,
+        "binary_4KiB_x1": 10_000,
+        "binary_4KiB_x32": 325,
+        "binary_256KiB_x1": 2_000,
+        "binary_256KiB_x32": 60,
+        "handshake": 800,
     },
     idle_seconds=3.0,
 )
 QUICK = Scale(
     "quick",
-    repeat=3,
+    repeat=5,
     counts={name: max(count // 4, 1) for name, count in FULL.counts.items()},
     idle_seconds=1.0,
 )
-
-
-def payloads(row: Row) -> list[loadgen.Message]:
-    """DISTINCT different messages of the row's size and type, from a seeded generator."""
-    rng = random.Random(f"{row.name}")
-    if row.text:
-        # 14 ASCII letters and one two-byte character: 16 bytes of UTF-8 to validate.
-        texts = ["".join(rng.choices(string.ascii_letters, k=row.size - 2)) for _ in range(DISTINCT)]
-        return [
-            TextMessage(text[: index % len(text)] + "é" + text[index % len(text) :])
-            for index, text in enumerate(texts)
-        ]
-    return [BinaryMessage(rng.randbytes(row.size)) for _ in range(DISTINCT)]
-
-
-def batches(row: Row, pool: Sequence[loadgen.Message]) -> list[list[loadgen.Message]]:
-    """What each connection sends in one repetition: a rotation through *pool*."""
-    return [
-        [pool[(client + index) % len(pool)] for index in range(row.count)]
-        for client in range(row.connections)
-    ]
 
 
 # ---------------------------------------------------------------- measuring
@@ -192,7 +166,11 @@ async def run_rows(
     samples: dict[str, dict[str, list[Sample]]] = {}
     names = list(servers)
     for row in selected:
-        work = batches(row, payloads(row)) if row.kind == "echo" else []
+        work = (
+            loadgen.workload(row.name, row.size, row.text, row.connections, row.count)
+            if row.kind == "echo"
+            else []
+        )
         for name in names:
             await measure(row, servers[name], work)
         taken: dict[str, list[Sample]] = {name: [] for name in names}
@@ -263,6 +241,7 @@ def _version(distribution: str) -> str | None:
 
 
 def environment(scale: Scale, repeat: int, names: Sequence[str]) -> dict[str, Any]:
+    """Where and how the numbers were taken, for the JSON file."""
     versions = {name: _version(name) for name in ("uvicorn", "h11", "wsproto", "websockets", "noio_ws")}
     frame_module = importlib.import_module("noio_ws._frame")
     return {

@@ -4,7 +4,7 @@ Rules of this module:
 
 - A ``Server`` is ``python -m uvicorn`` serving ``uvicorn_echo_app:app`` with one
   WebSocket backend, in its own process, with the same options for every backend.
-  Its CPU time is read from ``/proc/<pid>/stat`` (psutil where there is no /proc).
+  Its CPU time (user + system) is read from /proc to the nanosecond (psutil elsewhere).
   Its output is kept: a traceback or an error in it fails the run.
 - The load generator runs on one asyncio event loop in the caller's process. Each
   connection is an ``asyncio.Protocol`` around noio_ws's ``ClientHandshake`` and
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
+import random
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,7 @@ UVICORN_OPTIONS = (
     *("--loop", "asyncio", "--http", "h11", "--lifespan", "off"),
     *("--no-access-log", "--log-level", "warning"),
 )
+DISTINCT = 16  # different payloads per row
 #: Longest wait for any one step (connect, a batch of round trips, a close), in seconds.
 STEP_TIMEOUT = 120.0
 
@@ -76,14 +78,17 @@ class Address:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process *pid* so far (its threads included)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        # proc(5): utime and stime are fields 14 and 15, counted from 1; the name
-        # (field 2) may hold spaces, so count from the ")" that ends it.
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    psutil = importlib.import_module("psutil")  # only where there is no /proc
+    """User + system CPU time of process *pid* so far, all its threads, in seconds.
+
+    Linux keeps this total to the nanosecond as each thread's run time
+    (``/proc/<pid>/task/<tid>/schedstat``, first field); ``/proc/<pid>/stat`` reports
+    the same total split into user and system, but in 10 ms clock ticks. Elsewhere,
+    psutil.
+    """
+    tasks = Path(f"/proc/{pid}/task")
+    if (tasks / str(pid) / "schedstat").exists():
+        return sum(int((task / "schedstat").read_text().split()[0]) for task in tasks.iterdir()) / 1e9
+    psutil = importlib.import_module("psutil")
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
 
@@ -166,6 +171,21 @@ def idle_cpu(servers: Sequence[Server], seconds: float) -> dict[str, float]:
         server.backend: (cpu_seconds(server.pid) - start) / seconds * 1e3
         for server, start in zip(servers, before, strict=True)
     }
+
+
+def workload(seed: str, size: int, text: bool, connections: int, count: int) -> list[list[Message]]:
+    """What each of *connections* sends in one repetition: *count* messages that cycle
+    through DISTINCT different ones of *size* bytes, each connection from its own place,
+    so consecutive messages always differ. Seeded: every run sends the same bytes."""
+    rng = random.Random(seed)
+    pool: list[Message]
+    if text:
+        # ASCII letters and one two-byte character: *size* bytes of UTF-8 to validate.
+        texts = ["".join(rng.choices(string.ascii_letters, k=size - 2)) for _ in range(DISTINCT)]
+        pool = [TextMessage(t[: i % len(t)] + "\u00e9" + t[i % len(t) :]) for i, t in enumerate(texts)]
+    else:
+        pool = [BinaryMessage(rng.randbytes(size)) for _ in range(DISTINCT)]
+    return [[pool[(client + index) % DISTINCT] for index in range(count)] for client in range(connections)]
 
 
 # ---------------------------------------------------------------- clients
