@@ -39,6 +39,7 @@ from websockets.typing import Subprotocol
 import noio_ws
 from noio_ws import BinaryMessage, Close, Connection, Role, Signal, TextMessage
 from noio_ws import _cli as cli
+from noio_ws._cli import _client, _demo, _show
 from noio_ws.handshake import Accepted, ClientHandshake, ServerHandshake
 
 T = TypeVar("T")
@@ -250,7 +251,7 @@ def test_demo_reports_a_failed_step(
 ) -> None:
     # An echo server cannot answer "ping" with "pong": the demo must say so and exit 1.
     monkeypatch.setattr(
-        cli, "_DEMO_STEPS", [("a wrong expectation", [TextMessage("ping")], [TextMessage("pong")])]
+        _demo, "_DEMO_STEPS", [("a wrong expectation", [TextMessage("ping")], [TextMessage("pong")])]
     )
     assert cli.main(["demo"]) == 1
     out = capsys.readouterr().out
@@ -1241,30 +1242,31 @@ def test_seconds(text: str, seconds: float | None) -> None:
     ],
 )
 def test_parse_url(url: str, host: str, port: int, resource: str, header: str) -> None:
-    target = cli._parse_url(url)
+    target = _client.parse_url(url)
     assert (target.host, target.port, target.resource, target.host_header) == (host, port, resource, header)
     assert target.secure == url.startswith("wss:")
 
 
 def test_frame_summary_and_hexdump() -> None:
     client = Connection(Role.CLIENT, mask_key_source=lambda: b"\x00\x00\x00\x00")
-    assert cli.frame_summary(client.send(TextMessage("hi"))) == "FIN text, masked, 2 payload bytes"
+    assert _show.frame_summary(client.send(TextMessage("hi"))) == "FIN text, masked, 2 payload bytes"
     server = Connection(Role.SERVER)
     assert (
-        cli.frame_summary(server.send(BinaryMessage(b"x" * 200))) == "FIN binary, unmasked, 200 payload bytes"
+        _show.frame_summary(server.send(BinaryMessage(b"x" * 200)))
+        == "FIN binary, unmasked, 200 payload bytes"
     )
-    assert cli.frame_summary(server.send(BinaryMessage(b"x" * 70000))).endswith("70000 payload bytes")
-    assert cli.frame_summary(bytes([0x83, 0x00])) == "FIN opcode 0x3, unmasked, 0 payload bytes"
-    assert cli.hexdump(b"\x01\x02") == "01 02 (2 bytes)"
-    assert cli.hexdump(bytes(30), 4) == "00 00 00 00 ... (30 bytes)"
-    assert cli.describe(Close(1000, "bye")) == "Close(1000, 'bye')"
-    assert cli.describe(TextMessage("x" * 50)) == f"TextMessage('{'x' * 37}...')"
-    assert cli.describe(BinaryMessage(b"\x00", final=False)) == "BinaryMessage(00 (1 bytes), final=False)"
+    assert _show.frame_summary(server.send(BinaryMessage(b"x" * 70000))).endswith("70000 payload bytes")
+    assert _show.frame_summary(bytes([0x83, 0x00])) == "FIN opcode 0x3, unmasked, 0 payload bytes"
+    assert _show.hexdump(b"\x01\x02") == "01 02 (2 bytes)"
+    assert _show.hexdump(bytes(30), 4) == "00 00 00 00 ... (30 bytes)"
+    assert _show.describe(Close(1000, "bye")) == "Close(1000, 'bye')"
+    assert _show.describe(TextMessage("x" * 50)) == f"TextMessage('{'x' * 37}...')"
+    assert _show.describe(BinaryMessage(b"\x00", final=False)) == "BinaryMessage(00 (1 bytes), final=False)"
 
 
 def test_header_lengths_are_what_the_demo_prints() -> None:
     # frame_summary reads the 16- and 64-bit extended lengths (RFC 6455 section 5.2).
     assert (
-        cli.frame_summary(b"\x82\x7e" + struct.pack("!H", 300)) == "FIN binary, unmasked, 300 payload bytes"
+        _show.frame_summary(b"\x82\x7e" + struct.pack("!H", 300)) == "FIN binary, unmasked, 300 payload bytes"
     )
-    assert cli.frame_summary(b"\x82\x7f" + struct.pack("!Q", 1 << 32)).endswith(f"{1 << 32} payload bytes")
+    assert _show.frame_summary(b"\x82\x7f" + struct.pack("!Q", 1 << 32)).endswith(f"{1 << 32} payload bytes")
