@@ -42,7 +42,16 @@ from ._events import (
     Signal,
     TextMessage,
 )
-from ._frame import Frame, _pack_short, apply_mask, apply_mask_into, frame_buffers, parse_header, serialize
+from ._frame import (
+    Frame,
+    _pack_short,
+    apply_mask,
+    apply_mask_into,
+    frame_buffers,
+    parse_header,
+    serialize,
+    split_frames,
+)
 from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder, Utf8Validator, is_valid_utf8
 from .extensions._base import Extension, OpcodeKind
@@ -861,9 +870,13 @@ class Connection:
         key = self._mask_key() if self._masking else None
         first = opcode | 0x80 if fin else opcode
         if self._encoders:
-            first, payload = self._encode(opcode, payload, fin)
+            frame = Frame(opcode, payload if type(payload) is bytes else bytes(payload), fin)
+            for encode in self._encoders:
+                frame = encode(frame)
+            first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
+            payload = frame.payload
         if len(payload) > self._send_limit and not opcode & 0x08:
-            return b"".join(self._split(first, payload, key))
+            return b"".join(split_frames(first, payload, self._send_limit, key, self._mask_key))
         return serialize(first, payload, key)
 
     def _frame_buffers(
@@ -875,7 +888,7 @@ class Connection:
         if self._encoders:
             first, payload = self._encode(opcode, payload, fin)
         if len(payload) > self._send_limit:
-            return self._split(first, payload, key)
+            return split_frames(first, payload, self._send_limit, key, self._mask_key)
         return frame_buffers(first, payload, key)
 
     def _encode(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> tuple[int, bytes]:
@@ -884,28 +897,6 @@ class Connection:
         for encode in self._encoders:
             frame = encode(frame)
         return frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv, frame.payload
-
-    def _split(
-        self, first: int, payload: bytes | bytearray | memoryview, key: bytes | None
-    ) -> list[bytes | memoryview]:
-        """Frames of at most ``max_send_frame_size`` bytes for one (encoded) payload.
-
-        Section 5.4: the first keeps the opcode and the RSV bits the encoders set
-        (RFC 7692 section 6.1: RSV1 on the first frame only), the others are
-        continuations, and only the last may carry FIN. Each masked frame gets a
-        key of its own (section 5.3).
-        """
-        limit = self._send_limit
-        size = len(payload)
-        buffers: list[bytes | memoryview] = []
-        view = memoryview(payload)  # not released: unmasked frames are views of it
-        for start in range(0, size, limit):
-            end = min(start + limit, size)
-            head = (first & 0x7F if not start else 0) | (first & 0x80 if end == size else 0)
-            if start and key is not None:
-                key = self._mask_key()
-            buffers += frame_buffers(head, view[start:end], key)
-        return buffers
 
     def _mask_key(self) -> bytes:
         if self._mask_key_source is not None:

@@ -28,6 +28,7 @@ __all__ = [
     "frame_buffers",
     "parse_header",
     "serialize",
+    "split_frames",
 ]
 
 _from_bytes = int.from_bytes
@@ -209,3 +210,30 @@ def frame_buffers(
     if mask_key is None:
         return [header, payload if type(payload) is bytes else memoryview(payload)]
     return [header + mask_key, apply_mask(payload, mask_key)]
+
+
+def split_frames(
+    first_byte: int,
+    payload: bytes | bytearray | memoryview,
+    limit: int,
+    mask_key: bytes | None,
+    next_mask_key: Callable[[], bytes],
+) -> list[bytes | memoryview]:
+    """``frame_buffers()`` for *payload* cut into frames of at most *limit* bytes.
+
+    Section 5.4: the first frame keeps the opcode and RSV bits of *first_byte*
+    (RFC 7692 section 6.1: RSV1 on the first frame only), the others are
+    continuations, and only the last may carry FIN. When *mask_key* is given, it
+    masks the first frame and every other one gets its own from *next_mask_key*
+    (section 5.3).
+    """
+    size = len(payload)
+    buffers: list[bytes | memoryview] = []
+    view = memoryview(payload)  # not released: unmasked frames are views of it
+    for start in range(0, size, limit):
+        end = min(start + limit, size)
+        head = (first_byte & 0x7F if not start else 0) | (first_byte & 0x80 if end == size else 0)
+        if start and mask_key is not None:
+            mask_key = next_mask_key()
+        buffers += frame_buffers(head, view[start:end], mask_key)
+    return buffers
