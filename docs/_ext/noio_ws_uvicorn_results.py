@@ -28,14 +28,15 @@ def _ratio(value: float | None) -> str:
 def _header(document: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {version}" for name, version in document["versions"].items() if version)
     python = (str(document.get("python", "")).split() or ["?"])[0]
-    load = ", ".join(f"{value:.2f}" for value in document.get("load_average") or ())
+    start, end = (document.get(key) or [float("nan")] for key in ("load_average_start", "load_average"))
+    load = f"{start[0]:.1f} at the start, {end[0]:.1f} at the end"
     source = document.get("noio_ws_source") or {}
     if source.get("commit"):
         changed = " with uncommitted changes" if source.get("uncommitted_changes") else ""
         versions += f" (commit {source['commit'][:10]}{changed})"
     lines = [
         f"Run of {str(document['date'])[:10]}: Python {python} on {document['platform']}, "
-        f"{document['cpu_count']} CPUs (load average at the end: {load}); {versions}; the noio_ws "
+        f"{document['cpu_count']} CPUs (one-minute load average {load}); {versions}; the noio_ws "
         f"accelerator {'on' if document['noio_ws_accelerated'] else 'off'}, websockets' C speedups "
         f"{'on' if document['websockets_speedups'] else 'off'}. Medians of {document['repeat']} "
         "interleaved repetitions, each after a verified warm-up.",
