@@ -40,7 +40,9 @@ import noio_ws
 from noio_ws import BinaryMessage, Close, Connection, Role, Signal, TextMessage
 from noio_ws import _cli as cli
 from noio_ws._cli import _client, _demo, _show
+from noio_ws._cli._pump import EventPump
 from noio_ws.handshake import Accepted, ClientHandshake, ServerHandshake
+from noio_ws.testing.hostile import reserved_opcode
 
 T = TypeVar("T")
 E = TypeVar("E", bound=noio_ws.Event)
@@ -1225,6 +1227,83 @@ def test_client_timer_flags(echo_server: EchoServerProcess) -> None:
 )
 def test_seconds(text: str, seconds: float | None) -> None:
     assert cli._seconds(text) == seconds
+
+
+# ------------------------------------------------------------------------ the event pump
+
+
+async def pump_with_peer(
+    *, backpressure: bool = False, trace: Callable[[str], None] | None = None
+) -> tuple[EventPump, Connection, asyncio.StreamReader, asyncio.StreamWriter]:
+    """A server-side ``EventPump`` on a socket pair; the other end's streams and client ``Connection``."""
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=ours)
+    peer_reader, peer_writer = await asyncio.open_connection(sock=theirs)
+    pump = EventPump(
+        reader,
+        writer,
+        Connection(Role.SERVER),
+        side="server",
+        timing=cli.Timing(None, None, None),
+        backpressure=backpressure,
+        trace=trace,
+    )
+    return pump, Connection(Role.CLIENT), peer_reader, peer_writer
+
+
+@pytest.mark.parametrize("backpressure", [True, False])
+def test_pump_answers_pings_and_the_peers_close(backpressure: bool) -> None:
+    async def check() -> None:
+        pump, peer, peer_reader, peer_writer = await pump_with_peer(backpressure=backpressure)
+        peer_writer.write(
+            peer.send(noio_ws.Ping(b"hi")) + peer.send(TextMessage("x")) + peer.send(Close(1000, "bye"))
+        )
+        assert [await pump.receive() for _ in range(4)] == [
+            noio_ws.Ping(b"hi"),
+            TextMessage("x"),
+            Close(1000, "bye"),
+            None,  # the connection is over
+        ]
+        pump.abort()
+        peer.receive_data(await peer_reader.read())
+        assert list(peer.events()) == [noio_ws.Pong(b"hi"), Close(1000)]
+        peer_writer.close()
+
+    run(check())
+
+
+def test_pump_says_nothing_more_after_its_own_close() -> None:
+    # Shutdown: our Close is out, then a Ping (not answered) and a protocol error (no second Close).
+    async def check() -> None:
+        pump, peer, peer_reader, peer_writer = await pump_with_peer(backpressure=True)
+        pump.go_away(Close(1001, "going away"))
+        peer_writer.write(peer.send(noio_ws.Ping(b"late")) + reserved_opcode(to=Role.SERVER).wire)
+        assert await pump.receive() == noio_ws.Ping(b"late")
+        with pytest.raises(noio_ws.RemoteProtocolError) as error:
+            await pump.receive()
+        assert error.value.close_code == 1002
+        pump.abort()
+        assert await peer_reader.read() == Connection(Role.SERVER).send(Close(1001, "going away"))
+        peer_writer.close()
+
+    run(check())
+
+
+def test_pump_fails_the_connection_with_the_close_code() -> None:
+    async def check() -> None:
+        lines: list[str] = []
+        pump, peer, peer_reader, peer_writer = await pump_with_peer(trace=lines.append)
+        peer_writer.write(reserved_opcode(to=Role.SERVER).wire)
+        with pytest.raises(noio_ws.RemoteProtocolError):
+            await pump.receive()
+        pump.abort()
+        peer.receive_data(await peer_reader.read())
+        assert list(peer.events()) == [Close(1002)]
+        assert lines[0].startswith("  server failed the connection: ")
+        assert lines[1] == "  server sent  Close(1002, '')"
+        peer_writer.close()
+
+    run(check())
 
 
 # ------------------------------------------------------------------------ unit

@@ -1,16 +1,13 @@
 """The command line: ``python -m noio_ws demo | echo-server | client`` (see CLI.md).
 
 Rules of this package:
-- asyncio, the standard library and noio_ws's public API only (``noio_ws``,
-  ``noio_ws.handshake``, ``noio_ws.extensions``): no private imports, no new
-  dependency. It is also the worked example of embedding noio_ws in an event loop.
-- One module per concern: ``_pump`` (the one event pump every command uses: bytes
-  in, events out, replies, the keepalive and close timer), ``_server``
-  (echo-server), ``_connect`` (URL, TCP/TLS, client handshake), ``_client``
-  (client), ``_demo`` (demo), ``_show`` (how events and frames are shown). This
-  module parses the arguments and runs the command.
-- Output: stdout carries only what the command is for (the "listening on"
-  line, received messages, the demo's narrative); problems are one line on
+- asyncio, the standard library and noio_ws's public API only: no private
+  imports, no new dependency. It is the worked example of embedding noio_ws in
+  an event loop.
+- One module per concern: ``_pump`` (the one event pump of every command),
+  ``_server``, ``_client`` and ``_demo`` (a command each), ``_show`` (how events
+  and frames are shown); this one parses the arguments and runs the command.
+- Output: stdout carries only what the command is for; problems are one line on
   stderr, prefixed with the command's name.
 - Exit codes: 0 success; 1 failure after a good start (a demo step failed, the
   connection ended abnormally); 2 usage errors, a server that cannot listen,

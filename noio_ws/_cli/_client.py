@@ -1,18 +1,15 @@
 """``client``: connect to a ws:// URL, send stdin's lines, print what arrives.
 
 Rules of this module:
-- ``connect()`` (also the demo's way in) parses the URL, opens TCP (and TLS for
-  wss://, through the ssl module's default context) and does the opening
-  handshake, each bounded by ``CONNECT_TIMEOUT`` (10 s). Whatever fails on the
-  way is a ``ClientError`` with a one-line message, the transport dropped.
-- Then two tasks on one ``EventPump``: one sends stdin's lines (Close 1000 at
-  EOF), the other prints one line per message received; the pump answers what
-  the RFC demands. Stdout is flushed before each wait for the server.
-- Exit codes: 0 after a normal close (1000, 1001, 1005) or when our Close went
-  unanswered; 1 when the connection ended abnormally (one line on stderr says
-  why); 2 when connecting or the handshake failed.
-- After the close handshake the server closes TCP first (RFC 6455 section
-  7.1.1): we wait for that, within the close timeout, before dropping ours.
+- ``connect()`` (the demo's too) bounds connecting and the handshake by
+  ``CONNECT_TIMEOUT`` each; what fails is a ``ClientError`` (exit status 2) with
+  a one-line message, the transport dropped.
+- Two tasks share one ``EventPump``: stdin's lines out (Close 1000 at EOF), one
+  stdout line per message in; stdout is flushed before each wait for the server.
+- Exit status 0 after a normal close or an unanswered Close of ours, 1 after any
+  other end (one line on stderr says why).
+- The server closes TCP first (RFC 6455 section 7.1.1): we wait for that, within
+  the close timeout.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from urllib.parse import quote, urlsplit
 from .. import BinaryMessage, Close, HandshakeError, RemoteProtocolError, State, TextMessage
 from ..extensions import ExtensionFactory, PerMessageDeflateFactory
 from ..handshake import Accepted, ClientHandshake, Rejected
-from ._pump import DEFAULT_MAX_SIZE, DEFAULT_TIMING, READ_SIZE, WRITE_BUFFER_HIGH, EventPump, Timing
+from ._pump import DEFAULT_MAX_SIZE, DEFAULT_TIMING, READ_SIZE, EventPump, Timing
 from ._show import Trace, one_line, url_host
 
 __all__ = ["ClientError", "connect", "parse_url", "run_client"]
@@ -97,15 +94,9 @@ async def connect(
     """
     target = parse_url(url)
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                target.host,
-                target.port,
-                ssl=ssl.create_default_context() if target.secure else None,
-                limit=READ_SIZE,
-            ),
-            CONNECT_TIMEOUT,
-        )
+        context = ssl.create_default_context() if target.secure else None
+        opening = asyncio.open_connection(target.host, target.port, ssl=context, limit=READ_SIZE)
+        reader, writer = await asyncio.wait_for(opening, CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
         raise ClientError(f"cannot connect to {url}: no answer within {CONNECT_TIMEOUT:g} s") from None
     except OSError as exc:
@@ -127,19 +118,17 @@ async def connect(
         writer.write(request)
         result = await asyncio.wait_for(_read_response(reader, handshake), CONNECT_TIMEOUT)
     except asyncio.TimeoutError:
-        writer.transport.abort()
-        raise ClientError(f"{url}: no handshake response within {CONNECT_TIMEOUT:g} s") from None
+        failure = f"{url}: no handshake response within {CONNECT_TIMEOUT:g} s"
     except HandshakeError as exc:
-        writer.transport.abort()
-        raise ClientError(f"{url}: invalid handshake response: {exc}") from None
+        failure = f"{url}: invalid handshake response: {exc}"
     except OSError as exc:
-        writer.transport.abort()
-        raise ClientError(f"{url}: connection lost during the handshake: {exc}") from None
-    if isinstance(result, Rejected):
-        writer.transport.abort()
-        raise ClientError(f"{url} rejected the WebSocket handshake: HTTP {_status_text(result.status_code)}")
-    writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
-    return reader, writer, result
+        failure = f"{url}: connection lost during the handshake: {exc}"
+    else:
+        if isinstance(result, Accepted):
+            return reader, writer, result
+        failure = f"{url} rejected the WebSocket handshake: HTTP {_status_text(result.status_code)}"
+    writer.transport.abort()
+    raise ClientError(failure)
 
 
 async def _read_response(reader: asyncio.StreamReader, handshake: ClientHandshake) -> Accepted | Rejected:
@@ -285,23 +274,15 @@ class _StdinLines:
 
     async def readline(self) -> str | None:
         """The next line without its line ending, or None at EOF."""
-        while True:
-            end = self._pending.find(b"\n")
-            if end >= 0:
-                line = bytes(self._pending[:end])
-                del self._pending[: end + 1]
-                return _decode_line(line)
-            if self._eof:
-                if not self._pending:
-                    return None
-                line = bytes(self._pending)  # a last line without a newline
-                self._pending.clear()
-                return _decode_line(line)
+        while (end := self._pending.find(b"\n")) < 0 and not self._eof:
             chunk = await self._chunks.get()
             self._credit.release()
             self._pending += chunk
             self._eof = not chunk
-
-
-def _decode_line(line: bytes) -> str:
-    return line.removesuffix(b"\r").decode("utf-8", "replace")
+        if end < 0:  # the end of stdin: a last line without a newline, or nothing
+            if not self._pending:
+                return None
+            end = len(self._pending)
+        line = bytes(self._pending[:end])
+        del self._pending[: end + 1]
+        return line.removesuffix(b"\r").decode("utf-8", "replace")

@@ -1,11 +1,10 @@
 """``demo``: an echo server and a client in one process, every frame narrated.
 
 Rules of this module:
-- The demo is built from the real parts: ``EchoServer``, ``connect()`` and the
-  shared ``EventPump``, each narrating into the same output. What it shows is
-  what the other commands do.
-- Every step is bounded (``_STEP_TIMEOUT``); a step that fails, or times out,
-  ends the demo with exit status 1 and says which step and why.
+- Built from the real parts (``EchoServer``, ``connect()``, ``EventPump``), each
+  narrating into the same output: what it shows is what the other commands do.
+- Every step is bounded (``_STEP_TIMEOUT``); a failed step ends the demo with
+  exit status 1, saying which step and why.
 """
 
 from __future__ import annotations

@@ -1,28 +1,23 @@
-"""The event pump: one connection's bytes in, its events out, the replies the RFC demands.
+"""The event pump: a connection's bytes in, its events out, the replies the RFC demands.
 
 Rules of this module:
-- Written once for the echo server, the client and the demo: they differ only in
-  what they do with a message, and say so through ``EventPump``'s arguments.
+- Written once for the echo server, the client and the demo; they differ only
+  in what they do with the events ``receive()`` returns.
 - The ``Connection`` never writes: every byte on the wire comes from ``send()``,
   and the replies the RFC demands (Pong, the answering Close, the failing Close
   of a protocol error) are written here, explicitly.
-- One asyncio timer per connection, kept at what ``Deadlines`` says on
-  ``loop.time()``: keepalive Pings after ``ping_interval`` of silence, Close
-  1011 when a Pong is ``ping_timeout`` late, and the transport dropped
-  ``close_timeout`` after our Close.
+- One asyncio timer per connection, kept at ``Deadlines.deadline`` on ``loop.time()``.
 - Backpressure, where asked for (the server): a peer's bytes are read only after
-  what we owe that peer has drained, so a peer that sends but never reads stalls
-  its own connection, not our memory. A client must not ask for it: it has to
-  keep reading what its server sends, or both could wait on each other's reads.
-- ``drain()`` is awaited by one task at a time (Python 3.10 asserts it): the
-  client sends from one task and replies from another.
+  what we owe it has drained, so a peer that never reads stalls only itself. A
+  client must keep reading, or it and its server could each wait for the other.
+- One task at a time awaits ``drain()`` (Python 3.10 asserts it).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .. import Close, Connection, Deadlines, Event, Expired, Ping, RemoteProtocolError, Signal, State
 from ._show import Trace, describe, frame_summary, hexdump
@@ -41,7 +36,7 @@ CLOSE_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class Timing:
-    """The timers of a connection, in seconds; None turns one off (see ``Deadlines``)."""
+    """The timers of a connection, in seconds; None turns one off (``Deadlines``' arguments)."""
 
     ping_interval: float | None = PING_INTERVAL
     ping_timeout: float | None = PING_TIMEOUT
@@ -85,14 +80,11 @@ class EventPump:
         self._trace = trace
         self._side = side
         self._drain_lock = asyncio.Lock()
+        # drain() waits while more than this is unsent: memory stays bounded
+        # whatever the peer does (and, with backpressure, we stop reading from it).
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self._loop = asyncio.get_running_loop()
-        self._deadlines = Deadlines(
-            conn,
-            now=self._loop.time(),
-            ping_interval=timing.ping_interval,
-            ping_timeout=timing.ping_timeout,
-            close_timeout=timing.close_timeout,
-        )
+        self._deadlines = Deadlines(conn, now=self._loop.time(), **asdict(timing))
         self._timer: asyncio.TimerHandle | None = None
         self.unresponsive = False  # we closed with 1011: no Pong came in time
         self.timed_out = False  # we dropped the transport: the close handshake did not end
@@ -112,7 +104,8 @@ class EventPump:
             try:
                 event = conn.next_event()
             except RemoteProtocolError as err:
-                self._narrate(f"  {self._side} failed the connection: {err} (close code {err.close_code})")
+                if self._trace:
+                    self._trace(f"  {self._side} failed the connection: {err} (close code {err.close_code})")
                 if conn.state is State.FAILED:  # in LOCAL_CLOSING our Close is already out
                     # Not drained: nothing more is owed to a peer that broke the
                     # protocol, and whoever drops the transport bounds the wait.
@@ -125,11 +118,12 @@ class EventPump:
                 return None
             self._deadlines.event_received(event, self._loop.time())
             self._reschedule()
-            self._narrate(f"  {self._side} got   {describe(event)}")
+            if self._trace:  # only then: describing every event would cost every connection
+                self._trace(f"  {self._side} got   {describe(event)}")
             if isinstance(event, Ping) and conn.state is State.OPEN:
-                await self.send(event.response())  # after our own Close, nothing more (section 5.5.1)
+                await self._reply(event.response())  # after our own Close, nothing more
             elif isinstance(event, Close) and conn.state is State.REMOTE_CLOSING:
-                await self.send(event.response())  # else it answers our Close, or is EOF
+                await self._reply(event.response())  # else it answers our Close, or is EOF
             return event
 
     async def _read(self) -> None:
@@ -148,13 +142,19 @@ class EventPump:
 
     # ------------------------------------------------------------------ sending
 
+    async def _reply(self, event: Event) -> None:
+        self.write(event)
+        if not self._backpressure:  # with it, the next read drains first
+            await self.drain()
+
     def write(self, event: Event) -> None:
         """Write *event* now, without waiting for the peer to read it."""
         wire = self.conn.send(event)
         self._writer.write(wire)
-        self._narrate(f"  {self._side} sent  {describe(event)}")
-        self._narrate(f"    frame  {frame_summary(wire)}")
-        self._narrate(f"    wire   {hexdump(wire)}")
+        if self._trace:
+            self._trace(f"  {self._side} sent  {describe(event)}")
+            self._trace(f"    frame  {frame_summary(wire)}")
+            self._trace(f"    wire   {hexdump(wire)}")
         if isinstance(event, Close):
             self._close_sent()
 
@@ -164,6 +164,10 @@ class EventPump:
         await self.drain()
 
     async def drain(self) -> None:
+        """Wait until the transport's buffer is low enough (at once if it is empty)."""
+        transport = self._writer.transport
+        if not transport.get_write_buffer_size() and not transport.is_closing():
+            return  # all sent: drain() would return at once, at the cost of a lock and two awaits
         async with self._drain_lock:
             await self._writer.drain()
 
@@ -231,7 +235,3 @@ class EventPump:
         elif result:
             self._writer.write(result)  # a keepalive Ping
         self._reschedule()
-
-    def _narrate(self, line: str) -> None:
-        if self._trace is not None:
-            self._trace(line)

@@ -1,14 +1,13 @@
 """``echo-server``: serve ws://HOST:PORT/ and echo every message back.
 
 Rules of this module:
-- One task per connection: the opening handshake (within ``HANDSHAKE_TIMEOUT``,
-  10 s), then the shared ``EventPump`` with backpressure, echoing each message
-  as it comes. Per connection we hold at most the stream buffer, one message
-  (``--max-size``) and the write buffer, whatever the peer does.
-- One connection's failure (a bug included) never disturbs the others: it is
-  reported on stderr and that connection alone is dropped.
-- Shutdown (SIGINT, SIGTERM, ``aclose()``): every open connection gets Close
-  1001, and what has not ended ``close_timeout`` later is dropped.
+- One task per connection: the opening handshake (within ``HANDSHAKE_TIMEOUT``),
+  then an ``EventPump`` with backpressure. Per connection we hold at most the
+  stream buffer, one message (``--max-size``) and the write buffer.
+- One connection's failure, a bug included, is reported on stderr and drops
+  that connection alone.
+- Shutdown: every open connection gets Close 1001; what has not ended
+  ``close_timeout`` later is dropped.
 """
 
 from __future__ import annotations
@@ -23,15 +22,7 @@ from typing import TextIO
 from .. import BinaryMessage, Close, Connection, HandshakeError, RemoteProtocolError, State, TextMessage
 from ..extensions import ExtensionFactory, PerMessageDeflateFactory
 from ..handshake import ServerHandshake
-from ._pump import (
-    CLOSE_TIMEOUT,
-    DEFAULT_MAX_SIZE,
-    DEFAULT_TIMING,
-    READ_SIZE,
-    WRITE_BUFFER_HIGH,
-    EventPump,
-    Timing,
-)
+from ._pump import CLOSE_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TIMING, READ_SIZE, EventPump, Timing
 from ._show import Trace, one_line, url_host
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HANDSHAKE_TIMEOUT", "EchoServer", "run_echo_server"]
@@ -43,9 +34,8 @@ HANDSHAKE_TIMEOUT = 10.0
 
 @dataclass(eq=False)
 class _Peer:
-    """One connection of the echo server: its streams, its task and, once open, its pump."""
+    """One connection of the echo server: its transport, its task and, once open, its pump."""
 
-    reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     task: asyncio.Task[None]
     pump: EventPump | None = None
@@ -127,11 +117,8 @@ class EchoServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        peer = _Peer(reader, writer, task)
+        peer = _Peer(writer, task)
         self._peers.add(peer)
-        # drain() waits while more than this is unsent: memory stays bounded
-        # whatever the peer does, and we stop reading from it meanwhile.
-        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         try:
             conn = await self._handshake(reader, writer)
             if conn is not None:
