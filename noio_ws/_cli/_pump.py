@@ -22,8 +22,19 @@ from dataclasses import asdict, dataclass
 from .. import Close, Connection, Deadlines, Event, Expired, Ping, RemoteProtocolError, Signal, State
 from ._show import Trace, describe, frame_summary, hexdump
 
-__all__ = ["DEFAULT_TIMING", "EventPump", "Timing"]
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFAULT_MAX_SIZE",
+    "DEFAULT_TIMING",
+    "PING_INTERVAL",
+    "PING_TIMEOUT",
+    "READ_SIZE",
+    "WRITE_BUFFER_HIGH",
+    "EventPump",
+    "Timing",
+]
 
+#: The largest message a connection accepts unless told otherwise (``--max-size``).
 DEFAULT_MAX_SIZE = 16 << 20
 #: Bytes asked of the transport per read; also the stream buffer's limit.
 READ_SIZE = 64 << 10
