@@ -24,6 +24,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 from collections import deque
@@ -143,7 +144,9 @@ class Connection:
         self._role = role
         self._extensions = tuple(extensions)
         self._claimed_rsv, self._custom_opcodes = _claims(self._extensions)
-        self._valid_first_bytes = _valid_first_bytes(self._claimed_rsv, self._custom_opcodes)
+        self._valid_first_bytes = _valid_first_bytes(
+            self._claimed_rsv, tuple(sorted(self._custom_opcodes.items()))
+        )
         for extension in self._extensions:
             extension.bind(role)
         self._decoders = tuple(extension.decode for extension in reversed(self._extensions))
@@ -958,12 +961,18 @@ def _claims(extensions: tuple[Extension, ...]) -> tuple[int, dict[int, OpcodeKin
     return claimed_rsv, opcodes
 
 
-def _valid_first_bytes(claimed_rsv: int, opcodes: dict[int, OpcodeKind]) -> frozenset[int]:
+@functools.lru_cache(maxsize=64)
+def _valid_first_bytes(
+    claimed_rsv: int, custom_opcodes: tuple[tuple[int, OpcodeKind], ...]
+) -> frozenset[int]:
     """Every first header byte a frame may start with on this connection.
 
     Section 5.2: RSV bits nobody claimed and opcodes nobody defined fail the
     connection; section 5.5: control frames are never fragmented (FIN set).
+    Cached: a server builds one table per set of claims, not one per connection
+    (building it was the largest cost of opening a connection).
     """
+    opcodes = dict(custom_opcodes)
     valid = set()
     for first in range(256):
         opcode = first & 0x0F
