@@ -169,6 +169,9 @@ class Connection:
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask
         self._masking = role is Role.CLIENT
         self._send_limit = _NO_LIMIT if max_send_frame_size is None else max_send_frame_size
+        if max_send_frame_size is not None:
+            # Chosen once, so that without a limit no frame pays for the check.
+            self._frame = self._frame_split  # type: ignore[method-assign]
         # Frames go out as they are given, without a mask or an encoder (and a
         # short one is never split).
         self._plain = not self._masking and not self._extensions and self._send_limit >= 125
@@ -428,7 +431,8 @@ class Connection:
         errors = self._utf8_errors
         firsts = self._batch_firsts
         extensions = bool(self._extensions)
-        as_bytes = self._text_as_bytes
+        # Extensions or text as bytes: off the default path, behind one test.
+        special = extensions or self._text_as_bytes
         strict = errors == "strict"
         pos = 0
         while size - pos >= 2 and len(ready) < _BATCH:
@@ -459,28 +463,30 @@ class Connection:
                 apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else bytes(buf[start:end])
             )
             message: Event | None
-            if extensions:
-                try:
-                    message = self._extension_data(first, payload)
-                except RemoteProtocolError as exc:
-                    # Nothing after it will be parsed: drop the rest.
-                    self._deferred = exc
-                    pos = size
-                    break
-                if message is None:  # a decoder left the message unfinished
-                    pos = end
-                    break
-            elif first == 0x81:
-                if as_bytes:
+            if special:
+                if extensions:
+                    try:
+                        message = self._extension_data(first, payload)
+                    except RemoteProtocolError as exc:
+                        # Nothing after it will be parsed: drop the rest.
+                        self._deferred = exc
+                        pos = size
+                        break
+                    if message is None:  # a decoder left the message unfinished
+                        pos = end
+                        break
+                elif first == 0x81:  # text as bytes
                     if strict and not is_valid_utf8(payload):
                         break
                     message = EncodedTextMessage(payload, True, strict)
                 else:
-                    try:
-                        text = payload.decode("utf-8", errors)
-                    except UnicodeDecodeError:
-                        break
-                    message = TextMessage(text)
+                    message = BinaryMessage(payload)
+            elif first == 0x81:
+                try:
+                    text = payload.decode("utf-8", errors)
+                except UnicodeDecodeError:
+                    break
+                message = TextMessage(text)
             else:
                 message = BinaryMessage(payload)
             ready.append(message)
@@ -878,9 +884,11 @@ class Connection:
                 frame = encode(frame)
             first = frame.opcode | frame.rsv | 0x80 if frame.fin else frame.opcode | frame.rsv
             payload = frame.payload
-        if len(payload) > self._send_limit and not opcode & 0x08:
-            return b"".join(split_frames(first, payload, self._send_limit, key, self._mask_key))
         return serialize(first, payload, key)
+
+    def _frame_split(self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool) -> bytes:
+        """``_frame()`` with ``max_send_frame_size`` set, which then takes its place."""
+        return b"".join(self._frame_buffers(opcode, payload, fin))
 
     def _frame_buffers(
         self, opcode: int, payload: bytes | bytearray | memoryview, fin: bool
@@ -890,7 +898,7 @@ class Connection:
         first = opcode | 0x80 if fin else opcode
         if self._encoders:
             first, payload = self._encode(opcode, payload, fin)
-        if len(payload) > self._send_limit:
+        if len(payload) > self._send_limit and not opcode & 0x08:  # section 5.5: control frames are whole
             return split_frames(first, payload, self._send_limit, key, self._mask_key)
         return frame_buffers(first, payload, key)
 
