@@ -476,8 +476,13 @@ class Connection:
                         pos = end
                         break
                 elif first == 0x81:  # text as bytes
-                    if strict and not is_valid_utf8(payload):
-                        break
+                    if strict and not payload.isascii():
+                        # Batched frames are under 64 KiB: one decode is the fastest
+                        # check, and its str goes at once.
+                        try:
+                            payload.decode()
+                        except UnicodeDecodeError:
+                            break
                     message = EncodedTextMessage(payload, True, strict)
                 else:
                     message = BinaryMessage(payload)
@@ -742,7 +747,9 @@ class Connection:
             opcode = _BINARY
         elif isinstance(event, EncodedTextMessage) and event.final and not self._send_opcode:
             # A whole message: nothing to carry over from a fragment before it.
-            payload = _payload(event.data, "EncodedTextMessage")
+            payload = event.data
+            if type(payload) is not bytes:
+                payload = _payload(payload, "EncodedTextMessage")
             if not event.validated and not is_valid_utf8(payload):
                 return b"".join(self._send_message(event))  # which says what is wrong
             opcode = _TEXT
