@@ -19,6 +19,7 @@ from noio_ws import (
     Close,
     Connection,
     Deadlines,
+    EncodedTextMessage,
     Event,
     Expired,
     ExtensionMessage,
@@ -598,3 +599,15 @@ def test_fake_clock_drives_deadlines_through_a_pair() -> None:
     assert clock() == 1055.25
     assert deadlines.expire(clock()) is Expired.CLOSE_TIMEOUT
     assert deadlines.deadline is None
+
+
+def test_merge_pieces_joins_text_received_as_bytes() -> None:
+    text = "héllo wörld, ünïcode" * 5
+    wire = Connection(Role.CLIENT).send(TextMessage(text))
+    streamed = Connection(Role.SERVER, text_as_bytes=True, stream_messages=True)
+    outcome = feed_chunks(streamed, [wire[i : i + 1] for i in range(len(wire))])
+    assert len(outcome.events) > 1
+    merged = merge_pieces(outcome.events)
+    assert merged == [EncodedTextMessage(text.encode())]
+    assert isinstance(merged[0], EncodedTextMessage)
+    assert merged[0].validated

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from .._connection import Connection
 from .._errors import RemoteProtocolError
-from .._events import BinaryMessage, Event, ExtensionMessage, Signal, TextMessage
+from .._events import BinaryMessage, EncodedTextMessage, Event, ExtensionMessage, Signal, TextMessage
 
 __all__ = ["Outcome", "every_chunking", "feed_chunks", "feed_every_chunking", "merge_pieces"]
 
@@ -88,9 +88,9 @@ def merge_pieces(events: Iterable[Event]) -> list[Event]:
     event that arrived between a message's pieces comes before the message.
     """
     merged: list[Event] = []
-    pieces: list[TextMessage | BinaryMessage | ExtensionMessage] = []
+    pieces: list[_Piece] = []
     for event in events:
-        if isinstance(event, (TextMessage, BinaryMessage, ExtensionMessage)):
+        if isinstance(event, (TextMessage, BinaryMessage, EncodedTextMessage, ExtensionMessage)):
             pieces.append(event)
             if event.final:
                 merged.append(_joined(pieces, final=True))
@@ -102,7 +102,10 @@ def merge_pieces(events: Iterable[Event]) -> list[Event]:
     return merged
 
 
-def _joined(pieces: list[TextMessage | BinaryMessage | ExtensionMessage], *, final: bool) -> Event:
+_Piece = TextMessage | BinaryMessage | EncodedTextMessage | ExtensionMessage
+
+
+def _joined(pieces: list[_Piece], *, final: bool) -> Event:
     first = pieces[0]
     kind = (type(first), first.opcode if isinstance(first, ExtensionMessage) else None)
     for piece in pieces:
@@ -114,6 +117,11 @@ def _joined(pieces: list[TextMessage | BinaryMessage | ExtensionMessage], *, fin
     data = b"".join(piece.data for piece in pieces if not isinstance(piece, TextMessage))
     if isinstance(first, BinaryMessage):
         return BinaryMessage(data, final)
+    if isinstance(first, EncodedTextMessage):
+        # Pieces never split a character, so the joined bytes are validated too.
+        return EncodedTextMessage(
+            data, final, all(p.validated for p in pieces if isinstance(p, EncodedTextMessage))
+        )
     return ExtensionMessage(first.opcode, data, final)
 
 
