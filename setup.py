@@ -8,6 +8,14 @@ here = Path(__file__).parent
 version: dict[str, str] = {}
 exec((here / "noio_ws" / "_version.py").read_text(), version)
 
+# noio_ws.integrations.uvicorn follows uvicorn's protocol-class contract, not a stable
+# API: pinned to the minor version it is tested with (0.55 needs Python 3.11; on 3.10,
+# 0.54, the last release that runs there, is tested instead).
+_UVICORN = [
+    "uvicorn>=0.55,<0.56; python_version >= '3.11'",
+    "uvicorn>=0.54,<0.55; python_version < '3.11'",
+]
+
 setup(
     name="noio_ws",
     version=version["__version__"],
@@ -31,7 +39,7 @@ setup(
             "aiohttp>=3.9",
             "trio>=0.25",
             # The uvicorn integration is tested against a real uvicorn on loopback.
-            "uvicorn>=0.55,<0.56",
+            *_UVICORN,
             # The "Running under uvicorn" page serves a Starlette app.
             "starlette>=0.40",
             # RFC 8441: extended CONNECT over h2 in memory, and against hypercorn on loopback.
@@ -41,12 +49,10 @@ setup(
         "lint": ["ruff>=0.6", "mypy>=1.10"],
         # Building the docs (tox -e docs); matplotlib draws the benchmark chart.
         # uvicorn: the API page documents noio_ws.integrations.uvicorn.
-        "docs": ["sphinx>=7", "matplotlib>=3.7", "uvicorn>=0.55,<0.56"],
+        "docs": ["sphinx>=7", "matplotlib>=3.7", *_UVICORN],
         "bench": ["wsproto>=1.2", "websockets>=14", "matplotlib>=3.7"],
         "fuzz": ["atheris>=2.3"],
-        # noio_ws.integrations.uvicorn follows uvicorn's protocol-class contract, which is
-        # not a stable API: pinned to the minor version it is tested with.
-        "uvicorn": ["uvicorn>=0.55,<0.56"],
+        "uvicorn": _UVICORN,
     },
     classifiers=[
         "Development Status :: 3 - Alpha",
