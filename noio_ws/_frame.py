@@ -179,6 +179,7 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
 
     The length always takes its shortest form (section 5.2).
     """
+    # _header(), inline: serialize() is on every send path that is not inlined itself.
     size = len(payload)
     mask_bit = 0x80 if mask_key is not None else 0
     if size < 126:
@@ -192,6 +193,15 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
     return header + mask_key + apply_mask(payload, mask_key)
 
 
+def _header(first_byte: int, size: int, mask_bit: int) -> bytes:
+    """A frame header without its key; the length in its shortest form (section 5.2)."""
+    if size < 126:
+        return _pack_short(first_byte, mask_bit | size)
+    if size < 0x10000:
+        return _pack_u16(first_byte, mask_bit | 126, size)
+    return _pack_u64(first_byte, mask_bit | 127, size)
+
+
 def frame_buffers(
     first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None
 ) -> list[bytes | memoryview]:
@@ -199,14 +209,7 @@ def frame_buffers(
 
     An unmasked payload is not copied: it is *payload* itself, or a view of it.
     """
-    size = len(payload)
-    mask_bit = 0x80 if mask_key is not None else 0
-    if size < 126:
-        header = _pack_short(first_byte, mask_bit | size)
-    elif size < 0x10000:
-        header = _pack_u16(first_byte, mask_bit | 126, size)
-    else:
-        header = _pack_u64(first_byte, mask_bit | 127, size)
+    header = _header(first_byte, len(payload), 0x80 if mask_key is not None else 0)
     if mask_key is None:
         return [header, payload if type(payload) is bytes else memoryview(payload)]
     return [header + mask_key, apply_mask(payload, mask_key)]
