@@ -55,7 +55,7 @@ from ._frame import (
 )
 from ._state import TRANSITIONS, Input, State
 from ._utf8 import Utf8Decoder, Utf8Validator, is_valid_utf8
-from .extensions._base import Extension, OpcodeKind
+from .extensions._base import Extension, OpcodeKind, claims
 
 __all__ = ["Connection"]
 
@@ -143,7 +143,7 @@ class Connection:
             raise ValueError(f"max_send_frame_size must be None or at least 1, not {max_send_frame_size}")
         self._role = role
         self._extensions = tuple(extensions)
-        self._claimed_rsv, self._custom_opcodes = _claims(self._extensions)
+        self._claimed_rsv, self._custom_opcodes = claims(self._extensions)
         self._valid_first_bytes = _valid_first_bytes(
             self._claimed_rsv, tuple(sorted(self._custom_opcodes.items()))
         )
@@ -953,27 +953,6 @@ def _close_payload(event: Close) -> bytes:
     if len(reason) > _MAX_CLOSE_REASON:
         raise LocalProtocolError(f"close reason of {len(reason)} bytes (at most {_MAX_CLOSE_REASON})")
     return event.code.to_bytes(2, "big") + reason
-
-
-def _claims(extensions: tuple[Extension, ...]) -> tuple[int, dict[int, OpcodeKind]]:
-    """The RSV bits and custom opcodes the extensions claim; ValueError on overlap."""
-    claimed_rsv = 0
-    opcodes: dict[int, OpcodeKind] = {}
-    for extension in extensions:
-        rsv = extension.rsv_mask
-        if rsv & ~0x70:
-            raise ValueError(f"{extension.name}: rsv_mask {rsv:#x} is not a subset of 0x70")
-        if rsv & claimed_rsv:
-            raise ValueError(f"{extension.name}: RSV bits {rsv & claimed_rsv:#04x} are already claimed")
-        claimed_rsv |= rsv
-        for opcode, kind in extension.opcodes.items():
-            allowed = range(0x3, 0x8) if kind is OpcodeKind.DATA else range(0xB, 0x10)
-            if opcode not in allowed:
-                raise ValueError(f"{extension.name}: {opcode!r} is not a reserved {kind.value} opcode")
-            if opcode in opcodes:
-                raise ValueError(f"{extension.name}: opcode {opcode:#x} is already claimed")
-            opcodes[opcode] = kind
-    return claimed_rsv, opcodes
 
 
 @functools.lru_cache(maxsize=64)

@@ -37,7 +37,7 @@ from ._headers import (
     parse_extension_list,
     parse_token_list,
 )
-from .extensions._base import Extension, ExtensionFactory
+from .extensions._base import Extension, ExtensionFactory, claims
 
 __all__ = [
     "CONFIGURED",
@@ -232,9 +232,11 @@ def accept_extensions(
 
 
 def _collides(extension: Extension, agreed: list[Extension]) -> bool:
-    for other in agreed:
-        if extension.rsv_mask & other.rsv_mask or set(extension.opcodes) & set(other.opcodes):
-            return True
+    """Whether *extension* claims an RSV bit or opcode that one agreed before it claims."""
+    try:
+        claims([*agreed, extension])
+    except ValueError:
+        return True
     return False
 
 

@@ -4,7 +4,7 @@ Rules of this module:
 - An ``Extension`` owns RSV bits and/or custom opcodes on one connection, and
   transforms frames on their way in (``decode``) and out (``encode``). Nothing is
   registered globally: the connection builds its tables from the extensions it
-  was given and checks that no two claim the same bit or opcode.
+  was given and ``claims()`` checks that no two claim the same bit or opcode.
 - An extension claims an RSV bit by clearing it in ``decode``; any bit still set
   after every decoder has run fails the connection with 1002 (RFC 6455 section 5.2).
 - An ``ExtensionFactory`` negotiates in the opening handshake and returns the
@@ -20,7 +20,7 @@ from typing import Protocol
 from .._codes import Role
 from .._frame import Frame
 
-__all__ = ["Extension", "ExtensionFactory", "Frame", "OpcodeKind", "Params"]
+__all__ = ["Extension", "ExtensionFactory", "Frame", "OpcodeKind", "Params", "claims"]
 
 #: Extension parameters as they appear in ``Sec-WebSocket-Extensions``:
 #: ``[(name, value or None), ...]``, in order, values unquoted.
@@ -82,3 +82,29 @@ class ExtensionFactory(Protocol):
 
     def accept_offer(self, params: Params) -> tuple[list[tuple[str, str | None]], Extension] | None:
         """Server side: the parameters to answer with and the extension, or None to decline."""
+
+
+def claims(extensions: Sequence[Extension]) -> tuple[int, dict[int, OpcodeKind]]:
+    """The RSV bits and custom opcodes *extensions* claim together.
+
+    Raises ``ValueError`` if two claim the same bit or opcode, or one claims
+    what is not reserved (RFC 6455 sections 5.2 and 11.8). The connection and
+    the handshake's negotiation both judge claims here.
+    """
+    claimed_rsv = 0
+    opcodes: dict[int, OpcodeKind] = {}
+    for extension in extensions:
+        rsv = extension.rsv_mask
+        if rsv & ~0x70:
+            raise ValueError(f"{extension.name}: rsv_mask {rsv:#x} is not a subset of 0x70")
+        if rsv & claimed_rsv:
+            raise ValueError(f"{extension.name}: RSV bits {rsv & claimed_rsv:#04x} are already claimed")
+        claimed_rsv |= rsv
+        for opcode, kind in extension.opcodes.items():
+            allowed = range(0x3, 0x8) if kind is OpcodeKind.DATA else range(0xB, 0x10)
+            if opcode not in allowed:
+                raise ValueError(f"{extension.name}: {opcode!r} is not a reserved {kind.value} opcode")
+            if opcode in opcodes:
+                raise ValueError(f"{extension.name}: opcode {opcode:#x} is already claimed")
+            opcodes[opcode] = kind
+    return claimed_rsv, opcodes
