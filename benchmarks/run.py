@@ -1246,7 +1246,7 @@ def measure_memory(libraries: Sequence[Library], size: int) -> MemoryResult:
 
 def environment(scale: Scale, repeat: int, libraries: Sequence[Library], clock: Clock) -> dict[str, Any]:
     """Where and how the numbers were taken, for the JSON file."""
-    frame_module = importlib.import_module("noio_ws._frame")
+    frame_module = importlib.import_module("noio_ws._mask")
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": sys.version,

@@ -243,7 +243,7 @@ def _version(distribution: str) -> str | None:
 def environment(scale: Scale, repeat: int, names: Sequence[str]) -> dict[str, Any]:
     """Where and how the numbers were taken, for the JSON file."""
     versions = {name: _version(name) for name in ("uvicorn", "h11", "wsproto", "websockets", "noio_ws")}
-    frame_module = importlib.import_module("noio_ws._frame")
+    frame_module = importlib.import_module("noio_ws._mask")
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": sys.version,

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CloseCode", "Opcode", "Role", "is_valid_close_code"]
+__all__ = [
+    "BINARY",
+    "CLOSE",
+    "CONTINUATION",
+    "PING",
+    "PONG",
+    "TEXT",
+    "CloseCode",
+    "Opcode",
+    "Role",
+    "is_valid_close_code",
+]
 
 
 class Role(enum.Enum):
@@ -35,6 +46,15 @@ class Opcode(enum.IntEnum):
     def is_control(self) -> bool:
         """Whether this is a control opcode (0x8-0xF, section 5.5)."""
         return self >= 0x8
+
+
+# The opcodes as plain ints, for the hot paths: no enum attribute lookup there.
+CONTINUATION = Opcode.CONTINUATION.value
+TEXT = Opcode.TEXT.value
+BINARY = Opcode.BINARY.value
+CLOSE = Opcode.CLOSE.value
+PING = Opcode.PING.value
+PONG = Opcode.PONG.value
 
 
 class CloseCode(enum.IntEnum):

@@ -1,40 +1,29 @@
-"""Frame headers and masking (RFC 6455 section 5.2), nothing else.
+"""Frame headers (RFC 6455 section 5.2), nothing else.
 
 Rules of this module:
 - Pure functions over bytes. What a header *means* (opcodes, RSV bits, limits,
-  roles) is the connection's business; this module only decodes the length
-  field, and rejects the encodings section 5.2 forbids whatever they mean.
-- ``Frame`` is the unit extensions transform; the connection's fast path never
-  builds one.
+  roles) is the reader's business (``_reader.py``); this module only decodes the
+  length field, and rejects the encodings section 5.2 forbids whatever they mean.
+- Lengths are always written in their shortest form (section 5.2).
+- ``Frame`` is the unit extensions transform; the fast paths never build one.
+- Masking itself is ``_mask.py``'s.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._errors import RemoteProtocolError
+from ._mask import apply_mask
 
-__all__ = [
-    "ACCELERATED",
-    "Frame",
-    "apply_mask",
-    "apply_mask_into",
-    "apply_mask_into_python",
-    "apply_mask_python",
-    "frame_buffers",
-    "parse_header",
-    "serialize",
-    "split_frames",
-]
+__all__ = ["Frame", "frame_buffers", "pack_short_header", "parse_header", "serialize", "split_frames"]
 
-_from_bytes = int.from_bytes
 _unpack_u16 = struct.Struct("!H").unpack_from
 _unpack_u64 = struct.Struct("!Q").unpack_from
-_pack_short = struct.Struct("!BB").pack
+#: A two-byte header: the first byte, then the second (mask bit and a length under 126).
+pack_short_header = struct.Struct("!BB").pack
 _pack_u16 = struct.Struct("!BBH").pack
 _pack_u64 = struct.Struct("!BBQ").pack
 
@@ -110,70 +99,6 @@ def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes |
     return size + 4, length, bytes(buf[size : size + 4])
 
 
-def apply_mask_python(
-    data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview, offset: int = 0, /
-) -> bytes:
-    """XOR *data* with the 4-byte *key*, starting *offset* bytes into the key.
-
-    Masking and unmasking are the same operation (section 5.3). Small payloads
-    take one XOR of two big integers (in C, no loop over bytes); from a few KiB
-    on, four strided ``translate`` calls through XOR tables are three times faster.
-    """
-    size = len(data)
-    if type(key) is not bytes:
-        key = bytes(key)
-    if offset & 3:
-        key = key[offset & 3 :] + key[: offset & 3]
-    if size < _TRANSLATE_FROM:
-        return (
-            _from_bytes(data, "little") ^ _from_bytes((key * ((size >> 2) + 1))[:size], "little")
-        ).to_bytes(size, "little")
-    out = bytearray(data)
-    for lane in range(4):
-        out[lane::4] = out[lane::4].translate(_xor_table(key[lane]))
-    return bytes(out)
-
-
-_TRANSLATE_FROM = 4096
-
-
-def apply_mask_into_python(
-    target: bytearray | memoryview,
-    data: bytes | bytearray | memoryview,
-    key: bytes | bytearray | memoryview,
-    offset: int = 0,
-    /,
-) -> None:
-    """Write ``apply_mask(data, key, offset)`` into *target*, a writable buffer of the same size."""
-    if len(target) != len(data):
-        raise ValueError("the target and the data differ in size")
-    target[:] = apply_mask_python(data, key, offset)
-
-
-@functools.cache
-def _xor_table(byte: int) -> bytes:
-    """The ``translate`` table that XORs every byte with *byte* (at most 256 of them)."""
-    return bytes(value ^ byte for value in range(256))
-
-
-apply_mask = apply_mask_python
-apply_mask_into = apply_mask_into_python
-#: Whether the optional C accelerator does the masking (see _speedups.c). It
-#: gives the same answers; NOIO_WS_PURE_PYTHON=1 turns it off, for testing.
-ACCELERATED = False
-# Coverage: one test process takes one side of each of these branches; CI runs
-# the suite with and without NOIO_WS_PURE_PYTHON, and test_frame.py checks the
-# switch in a subprocess. An unbuilt accelerator (ImportError) is the same path
-# as the switch.
-if not os.environ.get("NOIO_WS_PURE_PYTHON"):  # pragma: no branch
-    try:
-        from ._speedups import apply_mask, apply_mask_into
-    except ImportError:  # pragma: no cover - not built: no compiler, or an unusual platform
-        pass
-    else:
-        ACCELERATED = True
-
-
 def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None) -> bytes:
     """A whole frame: header, then the payload, masked with *mask_key* if given.
 
@@ -183,7 +108,7 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
     size = len(payload)
     mask_bit = 0x80 if mask_key is not None else 0
     if size < 126:
-        header = _pack_short(first_byte, mask_bit | size)
+        header = pack_short_header(first_byte, mask_bit | size)
     elif size < 0x10000:
         header = _pack_u16(first_byte, mask_bit | 126, size)
     else:
@@ -196,7 +121,7 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
 def _header(first_byte: int, size: int, mask_bit: int) -> bytes:
     """A frame header without its key; the length in its shortest form (section 5.2)."""
     if size < 126:
-        return _pack_short(first_byte, mask_bit | size)
+        return pack_short_header(first_byte, mask_bit | size)
     if size < 0x10000:
         return _pack_u16(first_byte, mask_bit | 126, size)
     return _pack_u64(first_byte, mask_bit | 127, size)

@@ -37,6 +37,7 @@ from ._headers import (
     parse_extension_list,
     parse_token_list,
 )
+from ._limits import check_limits
 from .extensions._base import Extension, ExtensionFactory, claims
 
 __all__ = [
@@ -91,7 +92,9 @@ def check_options(options: Mapping[str, Any]) -> None:
     unknown = set(options) - _CONNECTION_OPTIONS
     if unknown:
         raise TypeError(f"unexpected connection options: {', '.join(sorted(unknown))}")
-    Connection(Role.CLIENT, **options)  # raises ValueError on a bad value
+    check_limits(
+        options.get("max_message_size"), options.get("max_frame_size"), options.get("max_send_frame_size")
+    )
 
 
 def client_connection(extensions: Sequence[Extension], options: Mapping[str, Any]) -> Connection:

@@ -7,6 +7,10 @@ Rules of this module:
   when sending; receiving never asks for an illegal pair, see below).
 - Receiving stops at the peer's Close: once it is returned, nothing more is parsed,
   so there are no ``RECV_*`` entries for REMOTE_CLOSING, CLOSED and FAILED.
+- Only closing moves the state. Messages, Pings, Pongs and custom control frames
+  leave it where it is, wherever they are legal (checked at import, below), so the
+  connection checks them against the table and writes the state only for the
+  inputs in ``MOVING``.
 
 The states:
 
@@ -26,7 +30,7 @@ import enum
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["TRANSITIONS", "Input", "State", "next_state"]
+__all__ = ["MAY_SEND_MESSAGE", "MOVING", "RECEIVING", "TRANSITIONS", "Input", "State", "next_state"]
 
 
 class State(enum.Enum):
@@ -106,3 +110,12 @@ TRANSITIONS: Final[Mapping[tuple[State, Input], State]] = {
 def next_state(state: State, event: Input) -> State | None:
     """The state after *event* happens in *state*, or None if that is illegal."""
     return TRANSITIONS.get((state, event))
+
+
+#: The inputs that can change the state; every other input leaves it as it is.
+MOVING: Final = frozenset({Input.SEND_CLOSE, Input.RECV_CLOSE, Input.RECV_EOF, Input.RECV_ERROR})
+assert all(after is before for (before, event), after in TRANSITIONS.items() if event not in MOVING)
+#: The states in which frames are parsed: the peer has not closed.
+RECEIVING: Final = frozenset(before for before, event in TRANSITIONS if event is Input.RECV_MESSAGE)
+#: The states in which a data message may be sent.
+MAY_SEND_MESSAGE: Final = frozenset(before for before, event in TRANSITIONS if event is Input.SEND_MESSAGE)

@@ -24,7 +24,7 @@ import codecs
 
 from ._errors import RemoteProtocolError
 
-__all__ = ["Utf8Decoder", "Utf8Validator", "incomplete_tail", "is_valid_utf8"]
+__all__ = ["Utf8Decoder", "Utf8Validator", "decode_text", "incomplete_tail", "is_valid_utf8"]
 
 # Second-byte ranges that differ from the usual 80-BF (RFC 3629 section 4).
 _SECOND_BYTE = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
@@ -42,6 +42,14 @@ def _is_valid_prefix(pending: bytes) -> bool:
         if not low <= pending[1] <= high:
             return False
     return all(0x80 <= byte <= 0xBF for byte in pending[2:])
+
+
+def decode_text(data: bytes, strict: bool, what: str = "text") -> str:
+    """All of *data* as text; with *strict*, invalid UTF-8 fails with 1007, else it becomes U+FFFD."""
+    try:
+        return data.decode("utf-8", "strict" if strict else "replace")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(f"invalid UTF-8 in {what}: {exc.reason}", 1007) from None
 
 
 class Utf8Decoder:

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from noio_ws import RemoteProtocolError
-from noio_ws._frame import apply_mask, apply_mask_into_python, apply_mask_python, parse_header, serialize
+from noio_ws._frame import parse_header, serialize
+from noio_ws._mask import apply_mask, apply_mask_into_python, apply_mask_python
 
 
 def test_rfc_6455_section_5_7_examples() -> None:
@@ -145,7 +146,7 @@ def test_accelerator_rejects_bad_arguments() -> None:
 
 
 def test_pure_python_path_can_be_forced() -> None:
-    code = "import noio_ws._frame as f; print(f.ACCELERATED, f.apply_mask is f.apply_mask_python)"
+    code = "import noio_ws._mask as f; print(f.ACCELERATED, f.apply_mask is f.apply_mask_python)"
     env = {**os.environ, "NOIO_WS_PURE_PYTHON": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

@@ -30,7 +30,7 @@ from noio_ws import (
     State,
     TextMessage,
 )
-from noio_ws._frame import apply_mask
+from noio_ws._mask import apply_mask
 from noio_ws.extensions import Frame, OpcodeKind, PerMessageDeflate
 
 from .helpers import FIXED_MASK, client, drain, feed_every_split, server

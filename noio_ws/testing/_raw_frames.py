@@ -10,7 +10,7 @@ Rules of this module:
 
 from __future__ import annotations
 
-from .._frame import apply_mask
+from .._mask import apply_mask
 
 __all__ = ["raw_frame"]
 

@@ -1,0 +1,366 @@
+"""``FrameReader``: the bytes received, cut into frames and judged by their headers.
+
+Rules of this module:
+- A frame is judged from its header, before its payload is waited for: masking
+  (section 5.1), RSV bits and opcodes (5.2), fragmentation and control-frame rules
+  (5.4, 5.5) fail with 1002; then the ``Budget`` (1009). Memory held is bounded by
+  the limits, whatever the peer sends.
+- Without extensions, a data frame's payload is handed to the ``MessageAssembler``
+  piece by piece as it arrives. Extensions transform whole frames, so with them a
+  data frame waits here whole. Control frames always wait whole (at most 125 bytes).
+- ``bytes`` given to ``feed()`` are parsed where they are, with no copy; a
+  ``bytearray`` is kept only while a frame is incomplete.
+- ``batch()`` is the fast path: runs of whole one-frame data messages, parsed in one
+  loop. It only accepts: on any doubt (a control frame, a fragment, an incomplete
+  frame, a header rule broken, text that is not UTF-8) it stops, and ``parse()``
+  deals with the frame after the events queued before it. The every-split tests
+  check that both paths agree.
+- It knows nothing of the connection's state: the connection stops feeding it after
+  the peer's Close or a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ._codes import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, CloseCode, Role, is_valid_close_code
+from ._errors import RemoteProtocolError
+from ._events import (
+    BinaryMessage,
+    Close,
+    EncodedTextMessage,
+    Event,
+    ExtensionMessage,
+    Ping,
+    Pong,
+    TextMessage,
+)
+from ._frame import Frame, parse_header
+from ._limits import Budget
+from ._mask import apply_mask
+from ._utf8 import decode_text
+from .extensions._base import OpcodeKind
+
+if TYPE_CHECKING:
+    from ._assembler import MessageAssembler
+
+__all__ = ["FrameReader", "parse_close"]
+
+BATCH = 64  # events parsed ahead at most: bounds what a batch holds
+
+
+class FrameReader:
+    """The receive buffer, the frame whose payload is arriving, and the header rules."""
+
+    __slots__ = (
+        "_batch_firsts",
+        "_budget",
+        "_claimed_rsv",
+        "_custom_opcodes",
+        "_mask_bit",
+        "_strict",
+        "_text_as_bytes",
+        "_transformed",
+        "_valid_first_bytes",
+        "buf",
+        "deferred",
+        "eof",
+        "frame_done",
+        "frame_fin",
+        "frame_left",
+        "frame_mask",
+        "in_frame",
+    )
+
+    def __init__(
+        self,
+        role: Role,
+        claimed_rsv: int,
+        custom_opcodes: dict[int, OpcodeKind],
+        budget: Budget,
+        *,
+        transformed: bool,
+        validate_utf8: bool,
+        text_as_bytes: bool,
+    ) -> None:
+        self._claimed_rsv = claimed_rsv
+        self._custom_opcodes = custom_opcodes
+        self._valid_first_bytes = valid_first_bytes(claimed_rsv, tuple(sorted(custom_opcodes.items())))
+        # What the batch loop takes: FIN, text or binary, RSV bits only as claimed.
+        self._batch_firsts = frozenset(
+            kind | rsv for kind in (0x81, 0x82) for rsv in range(0, 0x80, 0x10) if not rsv & ~claimed_rsv
+        )
+        self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask, servers do not
+        self._budget = budget
+        self._transformed = transformed  # extensions decode whole frames
+        self._strict = validate_utf8
+        self._text_as_bytes = text_as_bytes
+        #: What has arrived and is not parsed yet: a bytearray, or bytes given to
+        #: feed() (or a view into them) while nothing else was waiting.
+        self.buf: bytes | bytearray | memoryview = b""
+        self.eof = False
+        #: An error the batch loop found behind the events it queued.
+        self.deferred: RemoteProtocolError | None = None
+        # The data frame whose payload is arriving (without extensions).
+        self.in_frame = False
+        self.frame_left = 0
+        self.frame_done = 0
+        self.frame_fin = False
+        self.frame_mask: bytes | None = None
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Add received bytes (never empty) after those not parsed yet."""
+        buf = self.buf
+        if not buf:
+            # Immutable bytes are parsed where they are, without a copy.
+            self.buf = data if type(data) is bytes else bytearray(data)
+        elif type(buf) is bytearray:
+            buf += data
+        else:
+            buf = self.buf = bytearray(buf)
+            buf += data
+
+    def drop(self, size: int) -> None:
+        """Forget the first *size* bytes received."""
+        buf = self.buf
+        if type(buf) is bytearray:
+            del buf[:size]
+        else:
+            # The caller's bytes: a view past what was parsed, copied no more.
+            self.buf = memoryview(buf)[size:] if size < len(buf) else b""
+
+    def parse(self, assembler: MessageAssembler) -> Event | None:
+        """Parse until an event is complete; None if more bytes are needed."""
+        if self.deferred is not None:
+            raise self.deferred
+        while True:
+            if self.in_frame:
+                event = self._payload(assembler)
+                if event is not None or self.in_frame:
+                    return event
+            buf = self.buf
+            available = len(buf)
+            if available < 2:
+                return None
+            first = buf[0]
+            second = buf[1]
+            if first not in self._valid_first_bytes:
+                raise RemoteProtocolError(self._why_invalid(first))
+            if second & 0x80 != self._mask_bit:
+                raise RemoteProtocolError(
+                    "unmasked frame from the client" if self._mask_bit else "masked frame from the server"
+                )
+            opcode = first & 0x0F
+            length = second & 0x7F
+            if length < 126:
+                # Short header, inline: most frames take this path.
+                if second & 0x80:
+                    if available < 6:
+                        return None
+                    header_size = 6
+                    mask: bytes | None = bytes(buf[2:6])
+                else:
+                    header_size = 2
+                    mask = None
+            elif opcode & 0x08:
+                raise RemoteProtocolError("control frame with a payload over 125 bytes")  # section 5.5
+            else:
+                header = parse_header(buf)
+                if header is None:
+                    return None
+                header_size, length, mask = header
+            end = header_size + length
+            if opcode & 0x08:
+                if available < end:
+                    return None
+                return self._control(assembler.decode(first, self._take(header_size, end, mask)))
+            # Section 5.4: a continuation continues a message, and only it may.
+            if opcode == CONTINUATION:
+                if not assembler.opcode:
+                    raise RemoteProtocolError("continuation frame without a message to continue")
+                used = assembler.size
+            elif assembler.opcode:
+                raise RemoteProtocolError("new data frame inside a fragmented message")
+            else:
+                used = 0
+            self._budget.check_header(length, used)
+            if self._transformed:
+                if available < end:
+                    return None
+                event = assembler.whole_frame(first, self._take(header_size, end, mask))
+                if event is not None:
+                    return event
+                continue
+            self.drop(header_size)
+            if opcode:
+                assembler.start(opcode)
+            assembler.size = used + length
+            self.in_frame = True
+            self.frame_left = length
+            self.frame_done = 0
+            self.frame_fin = first > 0x7F
+            self.frame_mask = mask
+
+    def _payload(self, assembler: MessageAssembler) -> Event | None:
+        """Hand what has arrived of the current data frame's payload to *assembler*."""
+        take = min(len(self.buf), self.frame_left)
+        if not take and self.frame_left:
+            return None
+        done = self.frame_done
+        self.frame_done = done + take
+        left = self.frame_left = self.frame_left - take
+        if not left:
+            self.in_frame = False
+        # Through a view: the piece is copied once, by the unmasking or into the message.
+        with memoryview(self.buf) as view:
+            event = assembler.piece(view[:take], not left and self.frame_fin, self.frame_mask, done, left)
+        self.drop(take)
+        return event
+
+    def _take(self, header_size: int, end: int, mask: bytes | None) -> bytes:
+        """Remove a whole frame from the buffer; its payload, unmasked, copied once."""
+        with memoryview(self.buf) as view:
+            payload = (
+                bytes(view[header_size:end]) if mask is None else apply_mask(view[header_size:end], mask)
+            )
+        self.drop(end)
+        return payload
+
+    def _control(self, frame: Frame) -> Event:
+        """The event of a whole control frame, after the extensions decoded it."""
+        opcode, data = frame.opcode, frame.payload
+        if opcode == PING:
+            return Ping(data)
+        if opcode == PONG:
+            return Pong(data)
+        if opcode == CLOSE:
+            return parse_close(data, self._strict)
+        return ExtensionMessage(opcode, data)
+
+    def _why_invalid(self, first: int) -> str:
+        """Explain why no frame may start with the byte *first*."""
+        opcode = first & 0x0F
+        rsv = first & 0x70 & ~self._claimed_rsv
+        if rsv:
+            return f"RSV bits {rsv:#04x} set but no extension claims them"
+        if opcode & 0x08 and (opcode in (CLOSE, PING, PONG) or opcode in self._custom_opcodes):
+            return f"fragmented control frame (opcode {opcode:#x})"
+        return f"reserved opcode {opcode:#x}"
+
+    def batch(self, ready: deque[Event], assembler: MessageAssembler) -> None:
+        """Queue the whole one-frame data messages at the head of the buffer in *ready*.
+
+        Up to ``BATCH`` events, and the bytes they came from are removed at once.
+        With extensions, frames are decoded here; a decoder's error is kept in
+        ``deferred`` for ``parse()`` to raise after the queued events.
+        """
+        buf = self.buf
+        size = len(buf)
+        mask_bit = self._mask_bit
+        limit = self._budget.batch_frame
+        errors = "strict" if self._strict else "replace"
+        firsts = self._batch_firsts
+        transformed = self._transformed
+        # Extensions or text as bytes: off the default path, behind one test.
+        special = transformed or self._text_as_bytes
+        strict = self._strict
+        pos = 0
+        while size - pos >= 2 and len(ready) < BATCH:
+            first = buf[pos]
+            if first not in firsts:
+                break
+            second = buf[pos + 1]
+            length = second & 0x7F
+            if second & 0x80 != mask_bit or length == 127:
+                break
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = buf[start] << 8 | buf[start + 1]
+                start += 2
+                if length < 126:
+                    break
+            if length > limit:
+                break
+            if mask_bit:
+                start += 4
+            end = start + length
+            if end > size:
+                break
+            # Always bytes (a slice of a view would not be): its decode() is the fastest.
+            payload = (
+                apply_mask(buf[start:end], buf[start - 4 : start]) if mask_bit else bytes(buf[start:end])
+            )
+            message: Event | None
+            if special:
+                if transformed:
+                    try:
+                        message = assembler.whole_frame(first, payload)
+                    except RemoteProtocolError as exc:
+                        # Nothing after it will be parsed: drop the rest.
+                        self.deferred = exc
+                        pos = size
+                        break
+                    if message is None:  # a decoder left the message unfinished
+                        pos = end
+                        break
+                elif first == 0x81:  # text as bytes
+                    if strict and not payload.isascii():
+                        # Batched frames are under 64 KiB: one decode is the fastest
+                        # check, and its str goes at once.
+                        try:
+                            payload.decode()
+                        except UnicodeDecodeError:
+                            break
+                    message = EncodedTextMessage(payload, True, strict)
+                else:
+                    message = BinaryMessage(payload)
+            elif first == 0x81:
+                try:
+                    text = payload.decode("utf-8", errors)
+                except UnicodeDecodeError:
+                    break
+                message = TextMessage(text)
+            else:
+                message = BinaryMessage(payload)
+            ready.append(message)
+            pos = end
+        if pos:
+            self.drop(pos)
+
+
+def parse_close(payload: bytes, strict: bool) -> Close:
+    """Section 5.5.1: an optional 2-byte code, then an optional UTF-8 reason."""
+    if not payload:
+        return Close(CloseCode.NO_STATUS_RCVD)
+    if len(payload) == 1:
+        raise RemoteProtocolError("close frame with a 1-byte payload")
+    code = int.from_bytes(payload[:2], "big")
+    if not is_valid_close_code(code):  # section 7.4
+        raise RemoteProtocolError(f"close code {code} may not be sent")
+    return Close(code, decode_text(payload[2:], strict, "close reason"))
+
+
+@functools.lru_cache(maxsize=64)
+def valid_first_bytes(claimed_rsv: int, custom_opcodes: tuple[tuple[int, OpcodeKind], ...]) -> frozenset[int]:
+    """Every first header byte a frame may start with on a connection.
+
+    Section 5.2: RSV bits nobody claimed and opcodes nobody defined fail the
+    connection; section 5.5: control frames are never fragmented (FIN set).
+    Cached: a server builds one table per set of claims, not one per connection
+    (building it was the largest cost of opening a connection).
+    """
+    opcodes = dict(custom_opcodes)
+    valid = set()
+    for first in range(256):
+        opcode = first & 0x0F
+        if first & 0x70 & ~claimed_rsv:
+            continue
+        data = opcode in (CONTINUATION, TEXT, BINARY) or opcodes.get(opcode) is OpcodeKind.DATA
+        control = opcode in (CLOSE, PING, PONG) or opcodes.get(opcode) is OpcodeKind.CONTROL
+        if data or (control and first & 0x80):
+            valid.add(first)
+    return frozenset(valid)
