@@ -38,7 +38,7 @@ from .extensions._base import Extension, ExtensionFactory
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .handshake import ConnectionOptions
+    from ._negotiation import ConnectionOptions
 
 __all__ = ["Accepted", "ClientHandshake", "Rejected"]
 

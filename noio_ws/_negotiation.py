@@ -20,7 +20,7 @@ import enum
 import inspect
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ._codes import Role
 from ._connection import Connection
@@ -42,6 +42,7 @@ from .extensions._base import Extension, ExtensionFactory, claims
 
 __all__ = [
     "CONFIGURED",
+    "ConnectionOptions",
     "Headers",
     "OriginPolicy",
     "ServerPolicy",
@@ -78,6 +79,18 @@ class _Configured(enum.Enum):
 
 #: ``accept()``'s default: the subprotocol chosen from the server's configuration.
 CONFIGURED = _Configured.CONFIGURED
+
+class ConnectionOptions(TypedDict, total=False):
+    """The keyword options of ``noio_ws.Connection`` a driver passes on."""
+
+    max_message_size: int | None
+    max_frame_size: int | None
+    stream_messages: bool
+    validate_utf8: bool
+    text_as_bytes: bool
+    max_send_frame_size: int | None
+    mask_key_source: Callable[[], bytes] | None
+
 
 # The keyword options of Connection that a handshake passes on.
 _CONNECTION_OPTIONS = frozenset(

@@ -40,14 +40,12 @@ Rules of this module:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypedDict
-
 from ._client_handshake import Accepted, ClientHandshake, Rejected
 from ._errors import HandshakeError
 from ._headers import ExtensionEntry
 from ._negotiation import (
     CONFIGURED,
+    ConnectionOptions,
     Headers,
     OriginPolicy,
     SubprotocolSelector,
@@ -95,15 +93,3 @@ __all__ = [
     "verify_request",
     "verify_response",
 ]
-
-
-class ConnectionOptions(TypedDict, total=False):
-    """The keyword options of ``noio_ws.Connection`` a driver passes on."""
-
-    max_message_size: int | None
-    max_frame_size: int | None
-    stream_messages: bool
-    validate_utf8: bool
-    text_as_bytes: bool
-    max_send_frame_size: int | None
-    mask_key_source: Callable[[], bytes] | None
