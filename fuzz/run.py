@@ -6,7 +6,11 @@ loop over the seed corpus (``--engine mutate``, no coverage feedback). The
 exit status is 0 when every target ran clean, 1 if any crashed (the input is
 saved under ``WORKDIR/crashes/``), 2 on a usage error.
 
+Every run starts from the seeds (``seeds.py``) and the corpus kept in the
+repository (``fuzz/corpus/<target>/``); what it finds grows in ``WORKDIR/corpus/``.
+
 Other forms:
+    python fuzz/run.py --merge --workdir DIR   fold DIR/corpus/* back into fuzz/corpus/* (libFuzzer -merge=1)
     python fuzz/run.py --reproduce TARGET FILE...   run inputs once, show the traceback
     python fuzz/run.py --child TARGET [libFuzzer args]   (used by the runner itself)
 """
@@ -22,6 +26,8 @@ import hashlib
 import os
 import random
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,23 +87,45 @@ def child(target: str, args: list[str]) -> None:
 
     with atheris.instrument_imports(include=["noio_ws", "h11", "targets"]):
         import targets
-    atheris.Setup([sys.argv[0], *args], targets.TARGETS[target])
+    # libFuzzer's merge runs argv[0] through the shell for its inner process:
+    # make it a command that reaches this function again (run.py is no executable).
+    command = shlex.join([sys.executable, str(Path(__file__).resolve()), "--child", target])
+    atheris.Setup([command, *args], targets.TARGETS[target])
     atheris.Fuzz()
 
 
-def run_atheris(target: str, seconds: int, workdir: Path, seeds: Path) -> Result:
+def libfuzzer_limits(target: str, crashes: Path) -> list[str]:
+    """The flags every libFuzzer process of *target* gets, fuzzing or merging."""
     from targets import TARGETS
 
-    corpus = workdir / "corpus" / target
-    corpus.mkdir(parents=True, exist_ok=True)
-    crashes = workdir / "crashes"
     crashes.mkdir(parents=True, exist_ok=True)
-    args = [
-        f"-max_total_time={seconds}",
+    return [
         f"-max_len={TARGETS[target].max_len}",
         f"-timeout={INPUT_TIMEOUT}",
         "-rss_limit_mb=2048",
         f"-artifact_prefix={crashes}/{target}-",
+    ]
+
+
+def run_child(target: str, args: list[str], log: Path, timeout: float) -> tuple[int, str]:
+    """Run ``--child`` *target* with libFuzzer *args*; its exit status and output."""
+    with log.open("w") as output:
+        process = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", target, *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    return process.returncode, log.read_text(errors="replace")
+
+
+def run_atheris(target: str, seconds: int, workdir: Path, seeds: Path) -> Result:
+    corpus = workdir / "corpus" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    args = [
+        f"-max_total_time={seconds}",
+        *libfuzzer_limits(target, workdir / "crashes"),
         "-print_final_stats=1",
     ]
     if target in DICTIONARIES:
@@ -107,27 +135,18 @@ def run_atheris(target: str, seconds: int, workdir: Path, seeds: Path) -> Result
         args.append(str(CORPUS / target))
     log = workdir / f"{target}.log"
     start = time.monotonic()
-    with log.open("w") as output:
-        process = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--child", target, *args],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            timeout=seconds + 600,  # loading the corpus and the final stats, on a busy machine
-            check=False,
-        )
+    # The extra time: loading the corpus and the final stats, on a busy machine.
+    returncode, text = run_child(target, args, log, timeout=seconds + 600)
     elapsed = time.monotonic() - start
-    text = log.read_text(errors="replace")
     executions = _stat(text, "number_of_executed_units")
     fuzzing_seconds = (
         executions / _stat(text, "average_exec_per_sec") if _stat(text, "average_exec_per_sec") else elapsed
     )
-    if process.returncode != 0:
+    if returncode != 0:
         artifacts = re.findall(r"Test unit written to (\S+)", text)
         where = f"; input saved as {artifacts[-1]}" if artifacts else ""
         tail = "\n".join(text.splitlines()[-40:])
-        return Result(
-            target, False, executions, fuzzing_seconds, f"exit status {process.returncode}{where}\n{tail}"
-        )
+        return Result(target, False, executions, fuzzing_seconds, f"exit status {returncode}{where}\n{tail}")
     return Result(target, True, executions, fuzzing_seconds, f"log: {log}")
 
 
@@ -223,6 +242,31 @@ def reproduce(target: str, files: list[str]) -> int:
     return status
 
 
+def merge(targets: list[str], workdir: Path) -> int:
+    """Fold WORKDIR/corpus/* back into CORPUS/* (see merge_corpus.py); 1 if an input crashed."""
+    from merge_corpus import fold_back
+
+    crashes = workdir / "crashes"
+    print(f"{'target':24} {'':5} {'kept before':>18} {'the run':>18} {'kept after':>18}")
+    status = 0
+    for target in targets:
+        limits = libfuzzer_limits(target, crashes)
+
+        def libfuzzer(
+            args: list[str], log: Path, target: str = target, limits: list[str] = limits
+        ) -> tuple[int, str]:
+            return run_child(target, [*limits, *args], log, timeout=3600)
+
+        fold = fold_back(target, CORPUS / target, workdir, libfuzzer)
+        sizes = [
+            f"{files:>5} / {size:>9} B" for files, size in (fold.kept_before, fold.found, fold.kept_after)
+        ]
+        print(f"{target:24} {'ok' if fold.ok else 'CRASH':5} {' '.join(sizes)}", flush=True)
+        print(f"    {fold.detail}", flush=True)
+        status |= not fold.ok
+    return status
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"] and len(argv) >= 2:
         child(argv[1], argv[2:])
@@ -237,6 +281,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--engine", choices=["auto", "atheris", "mutate"], default="auto")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the mutate engine")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="fold WORKDIR/corpus/* back into fuzz/corpus/*, minimized with libFuzzer (needs atheris)",
+    )
     parser.add_argument("--reproduce", nargs="+", metavar=("TARGET", "FILE"), help="run inputs once")
     options = parser.parse_args(argv)
     if options.reproduce:
@@ -247,6 +296,12 @@ def main(argv: list[str]) -> int:
     unknown = set(targets) - set(TARGET_NAMES)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    if options.merge:
+        if options.workdir is None or not have_atheris():
+            parser.error(
+                "--merge needs --workdir DIR (the long run's) and atheris (pip install -e '.[fuzz]')"
+            )
+        return merge(targets, options.workdir)
     engine = options.engine
     if engine == "auto":
         engine = "atheris" if have_atheris() else "mutate"
@@ -280,8 +335,6 @@ def main(argv: list[str]) -> int:
         print(f"crashed: {', '.join(failed)} (inputs and logs in {workdir})")
         return 1
     if temporary:
-        import shutil
-
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
