@@ -23,7 +23,7 @@ from noio_ws import (
     State,
     TextMessage,
 )
-from noio_ws._state import TRANSITIONS, Input, next_state
+from noio_ws._state import MAY_SEND_MESSAGE, MOVING, RECEIVING, TRANSITIONS, Input, next_state
 from noio_ws.extensions import Frame, OpcodeKind
 from noio_ws.testing import FIXED_MASK, hostile, raw_frame
 
@@ -133,6 +133,15 @@ def test_table_shape() -> None:
                     seen.add(t)
                     frontier.append(t)
         assert State.CLOSED in seen, state
+
+
+def test_only_closing_inputs_move_the_state() -> None:
+    # The connection writes the state only for these (Connection._move); the rest are checks.
+    moving = {event for (before, event), after in TRANSITIONS.items() if after is not before}
+    assert moving <= MOVING
+    assert MOVING == {Input.SEND_CLOSE, Input.RECV_CLOSE, Input.RECV_EOF, Input.RECV_ERROR}
+    assert RECEIVING == {State.OPEN, State.LOCAL_CLOSING}
+    assert MAY_SEND_MESSAGE == {State.OPEN, State.REMOTE_CLOSING}
 
 
 def test_binary_message_in_every_state_is_the_same_input() -> None:
