@@ -18,13 +18,22 @@ from dataclasses import dataclass
 from ._errors import RemoteProtocolError
 from ._mask import apply_mask
 
-__all__ = ["Frame", "frame_buffers", "pack_short_header", "parse_header", "serialize", "split_frames"]
+__all__ = [
+    "Frame",
+    "frame_buffers",
+    "pack_medium_header",
+    "pack_short_header",
+    "parse_header",
+    "serialize",
+    "split_frames",
+]
 
 _unpack_u16 = struct.Struct("!H").unpack_from
 _unpack_u64 = struct.Struct("!Q").unpack_from
 #: A two-byte header: the first byte, then the second (mask bit and a length under 126).
 pack_short_header = struct.Struct("!BB").pack
-_pack_u16 = struct.Struct("!BBH").pack
+#: A four-byte header: the first byte, the second (mask bit and 126), then a 16-bit length.
+pack_medium_header = struct.Struct("!BBH").pack
 _pack_u64 = struct.Struct("!BBQ").pack
 
 
@@ -110,7 +119,7 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
     if size < 126:
         header = pack_short_header(first_byte, mask_bit | size)
     elif size < 0x10000:
-        header = _pack_u16(first_byte, mask_bit | 126, size)
+        header = pack_medium_header(first_byte, mask_bit | 126, size)
     else:
         header = _pack_u64(first_byte, mask_bit | 127, size)
     if mask_key is None:
@@ -123,7 +132,7 @@ def _header(first_byte: int, size: int, mask_bit: int) -> bytes:
     if size < 126:
         return pack_short_header(first_byte, mask_bit | size)
     if size < 0x10000:
-        return _pack_u16(first_byte, mask_bit | 126, size)
+        return pack_medium_header(first_byte, mask_bit | 126, size)
     return _pack_u64(first_byte, mask_bit | 127, size)
 
 

@@ -33,7 +33,7 @@ from ._events import (
     Pong,
     TextMessage,
 )
-from ._frame import Frame, frame_buffers, pack_short_header, serialize, split_frames
+from ._frame import Frame, frame_buffers, pack_medium_header, pack_short_header, serialize, split_frames
 from ._limits import NO_LIMIT
 from ._utf8 import Utf8Validator, is_valid_utf8
 from .extensions._base import Extension, OpcodeKind
@@ -76,8 +76,8 @@ class FrameWriter:
         self._masking = role is Role.CLIENT  # section 5.1: clients mask
         self._split_at = NO_LIMIT if max_send_frame_size is None else max_send_frame_size
         self._splitting = max_send_frame_size is not None
-        # Frames go out as they are given: no mask, no encoder, and a short one is never split.
-        self._plain = not self._masking and not extensions and self._split_at >= 125
+        # Frames go out as they are given: no mask, no encoder, no splitting.
+        self._plain = not self._masking and not extensions and max_send_frame_size is None
         self._mask_key_source = mask_key_source
         self._mask_pool = b""
         self._mask_pos = 0
@@ -121,9 +121,15 @@ class FrameWriter:
         if self.sending:
             self._check_continuation(opcode)
             wire = self.frame_bytes(CONTINUATION, payload, event.final)
-        elif self._plain and event.final and len(payload) < 126:
-            # Unmasked, untransformed and short: the whole header is two bytes.
-            wire = pack_short_header(opcode | 0x80, len(payload)) + payload
+        elif self._plain and event.final:
+            # Unmasked, untransformed, never split: serialize(), inline for the common sizes.
+            size = len(payload)
+            if size < 126:
+                wire = pack_short_header(opcode | 0x80, size) + payload
+            elif size < 0x10000:
+                wire = pack_medium_header(opcode | 0x80, 126, size) + payload
+            else:
+                wire = serialize(opcode | 0x80, payload, None)
         else:
             wire = self.frame_bytes(opcode, payload, event.final)
         self.sending = 0 if event.final else opcode
