@@ -91,6 +91,7 @@ class Connection:
             custom_opcodes,
             budget,
             transformed=bool(self._extensions),
+            stream_messages=stream_messages,
             validate_utf8=validate_utf8,
             text_as_bytes=text_as_bytes,
         )
@@ -146,6 +147,12 @@ class Connection:
 
     def events(self) -> Iterator[Event]:
         """Yield events until ``next_event()`` returns a ``Signal``."""
+        reader = self._reader
+        if not self._ready and len(reader.buf) < reader.wanted and not reader.eof:
+            return iter(())  # nothing can come of so few bytes: no generator to start
+        return self._events()
+
+    def _events(self) -> Iterator[Event]:
         ready = self._ready
         while True:
             if ready:
@@ -165,8 +172,12 @@ class Connection:
         """
         ready = self._ready
         reader = self._reader
-        if not ready and len(reader.buf) > 1 and not reader.in_frame and not self._assembler.opcode:
-            reader.batch(ready, self._assembler)
+        if not ready:
+            size = len(reader.buf)
+            if size < reader.wanted and not reader.eof:
+                return Signal.NEED_DATA  # too short to get anywhere: the byte-at-a-time case
+            if size > 1 and not reader.in_frame and not self._assembler.opcode:
+                reader.batch(ready, self._assembler)
         if ready:
             # Only whole data messages are batched, and a message leaves the state as it is.
             return ready.popleft()
@@ -196,7 +207,7 @@ class Connection:
 
     def _release(self) -> None:
         """Forget everything received: nothing more will be parsed."""
-        self._reader.buf = b""
+        self._reader.clear()
         self._assembler.release()
 
     # ------------------------------------------------------------------ sending

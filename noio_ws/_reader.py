@@ -6,8 +6,13 @@ Rules of this module:
   (5.4, 5.5) fail with 1002; then the ``Budget`` (1009). Memory held is bounded by
   the limits, whatever the peer sends.
 - Without extensions, a data frame's payload is handed to the ``MessageAssembler``
-  piece by piece as it arrives. Extensions transform whole frames, so with them a
-  data frame waits here whole. Control frames always wait whole (at most 125 bytes).
+  piece by piece as it arrives, except that a short one (``WAIT_WHOLE``) starting a
+  message delivered whole waits here to be whole; its text is checked as its bytes
+  arrive, in ``feed()``, so it still fails at the first invalid byte (the error is
+  raised by the next ``parse()``). Extensions transform whole frames, so with them
+  a data frame waits here whole. Control frames always wait whole (at most 125 bytes).
+- ``wanted`` says how long the buffer must be before parsing can get anywhere, so
+  a peer that sends a byte at a time costs a comparison per byte.
 - ``bytes`` given to ``feed()`` are parsed where they are, with no copy; a
   ``bytearray`` is kept only while a frame is incomplete.
 - ``batch()`` is the fast path: runs of whole one-frame data messages, parsed in one
@@ -21,34 +26,30 @@ Rules of this module:
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ._codes import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, CloseCode, Role, is_valid_close_code
+from ._codes import CONTINUATION, TEXT, Role
 from ._errors import RemoteProtocolError
-from ._events import (
-    BinaryMessage,
-    Close,
-    EncodedTextMessage,
-    Event,
-    ExtensionMessage,
-    Ping,
-    Pong,
-    TextMessage,
-)
-from ._frame import Frame, parse_header
+from ._events import BinaryMessage, EncodedTextMessage, Event, TextMessage
+from ._frame import parse_header
+from ._frame_rules import batch_first_bytes, control_event, valid_first_bytes, why_invalid
 from ._limits import Budget
 from ._mask import apply_mask
-from ._utf8 import decode_text
+from ._utf8 import ArrivingText
 from .extensions._base import OpcodeKind
 
 if TYPE_CHECKING:
     from ._assembler import MessageAssembler
 
-__all__ = ["FrameReader", "parse_close"]
+__all__ = ["FrameReader"]
 
 BATCH = 64  # events parsed ahead at most: bounds what a batch holds
+# Data frames this short that start a message wait until they are whole (when
+# messages are delivered whole), rather than being taken piece by piece: a peer
+# that sends a byte at a time then costs a comparison per byte, not a pass
+# through the assembler.
+WAIT_WHOLE = 4096
 
 
 class FrameReader:
@@ -64,6 +65,7 @@ class FrameReader:
         "_text_as_bytes",
         "_transformed",
         "_valid_first_bytes",
+        "_wait_whole",
         "buf",
         "deferred",
         "eof",
@@ -72,6 +74,8 @@ class FrameReader:
         "frame_left",
         "frame_mask",
         "in_frame",
+        "waiting_text",
+        "wanted",
     )
 
     def __init__(
@@ -82,24 +86,27 @@ class FrameReader:
         budget: Budget,
         *,
         transformed: bool,
+        stream_messages: bool,
         validate_utf8: bool,
         text_as_bytes: bool,
     ) -> None:
         self._claimed_rsv = claimed_rsv
         self._custom_opcodes = custom_opcodes
         self._valid_first_bytes = valid_first_bytes(claimed_rsv, tuple(sorted(custom_opcodes.items())))
-        # What the batch loop takes: FIN, text or binary, RSV bits only as claimed.
-        self._batch_firsts = frozenset(
-            kind | rsv for kind in (0x81, 0x82) for rsv in range(0, 0x80, 0x10) if not rsv & ~claimed_rsv
-        )
+        self._batch_firsts = batch_first_bytes(claimed_rsv)
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask, servers do not
         self._budget = budget
         self._transformed = transformed  # extensions decode whole frames
+        # Short frames wait to be whole, unless each piece is to be delivered as it comes.
+        self._wait_whole = 0 if stream_messages else WAIT_WHOLE
         self._strict = validate_utf8
         self._text_as_bytes = text_as_bytes
-        #: What has arrived and is not parsed yet: a bytearray, or bytes given to
-        #: feed() (or a view into them) while nothing else was waiting.
+        #: What is not parsed yet: a bytearray, or the bytes fed (or a view of them).
         self.buf: bytes | bytearray | memoryview = b""
+        #: How long ``buf`` must be before parsing can get anywhere (0: unknown).
+        self.wanted = 0
+        #: A short text frame waiting to be whole: its payload is checked as it arrives.
+        self.waiting_text: ArrivingText | None = None
         self.eof = False
         #: An error the batch loop found behind the events it queued.
         self.deferred: RemoteProtocolError | None = None
@@ -111,8 +118,14 @@ class FrameReader:
         self.frame_mask: bytes | None = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        """Add received bytes (never empty) after those not parsed yet."""
+        """Add received bytes (never empty); check them if a text frame waits (see rules)."""
         buf = self.buf
+        if self.waiting_text is not None:
+            try:
+                self.waiting_text.check(data, len(buf))
+            except RemoteProtocolError as exc:
+                self.deferred = exc
+                self.wanted = 0
         if not buf:
             # Immutable bytes are parsed where they are, without a copy.
             self.buf = data if type(data) is bytes else bytearray(data)
@@ -123,7 +136,9 @@ class FrameReader:
             buf += data
 
     def drop(self, size: int) -> None:
-        """Forget the first *size* bytes received."""
+        """Forget the first *size* bytes received (and what was known of the next frame)."""
+        self.wanted = 0
+        self.waiting_text = None
         buf = self.buf
         if type(buf) is bytearray:
             del buf[:size]
@@ -131,10 +146,19 @@ class FrameReader:
             # The caller's bytes: a view past what was parsed, copied no more.
             self.buf = memoryview(buf)[size:] if size < len(buf) else b""
 
+    def clear(self) -> None:
+        """Forget everything received: nothing more will be parsed."""
+        # Replaced, not emptied: an error's traceback may still hold a view of it.
+        self.buf = b""
+        self.wanted = 0
+        self.waiting_text = None
+
     def parse(self, assembler: MessageAssembler) -> Event | None:
         """Parse until an event is complete; None if more bytes are needed."""
         if self.deferred is not None:
             raise self.deferred
+        if len(self.buf) < self.wanted:
+            return None
         while True:
             if self.in_frame:
                 event = self._payload(assembler)
@@ -143,11 +167,12 @@ class FrameReader:
             buf = self.buf
             available = len(buf)
             if available < 2:
+                self.wanted = 2
                 return None
             first = buf[0]
             second = buf[1]
             if first not in self._valid_first_bytes:
-                raise RemoteProtocolError(self._why_invalid(first))
+                raise RemoteProtocolError(why_invalid(first, self._claimed_rsv, self._custom_opcodes))
             if second & 0x80 != self._mask_bit:
                 raise RemoteProtocolError(
                     "unmasked frame from the client" if self._mask_bit else "masked frame from the server"
@@ -158,6 +183,7 @@ class FrameReader:
                 # Short header, inline: most frames take this path.
                 if second & 0x80:
                     if available < 6:
+                        self.wanted = 6
                         return None
                     header_size = 6
                     mask: bytes | None = bytes(buf[2:6])
@@ -169,13 +195,17 @@ class FrameReader:
             else:
                 header = parse_header(buf)
                 if header is None:
+                    self.wanted = (4 if length == 126 else 10) + (4 if second & 0x80 else 0)
                     return None
                 header_size, length, mask = header
             end = header_size + length
             if opcode & 0x08:
                 if available < end:
+                    self.wanted = end
                     return None
-                return self._control(assembler.decode(first, self._take(header_size, end, mask)))
+                return control_event(
+                    assembler.decode(first, self._take(header_size, end, mask)), self._strict
+                )
             # Section 5.4: a continuation continues a message, and only it may.
             if opcode == CONTINUATION:
                 if not assembler.opcode:
@@ -188,11 +218,21 @@ class FrameReader:
             self._budget.check_header(length, used)
             if self._transformed:
                 if available < end:
+                    self.wanted = end
                     return None
                 event = assembler.whole_frame(first, self._take(header_size, end, mask))
                 if event is not None:
                     return event
                 continue
+            if available < end and opcode and length <= self._wait_whole:
+                # A short frame that starts a message waits to be taken whole (by the
+                # batch loop, if it is a whole message); its text is checked meanwhile,
+                # to fail at the first invalid byte all the same (section 8.1).
+                self.wanted = end
+                if opcode == TEXT and self._strict:
+                    self.waiting_text = ArrivingText(header_size, end, mask)
+                    self.waiting_text.check(buf, 0)
+                return None
             self.drop(header_size)
             if opcode:
                 assembler.start(opcode)
@@ -207,6 +247,7 @@ class FrameReader:
         """Hand what has arrived of the current data frame's payload to *assembler*."""
         take = min(len(self.buf), self.frame_left)
         if not take and self.frame_left:
+            self.wanted = 1
             return None
         done = self.frame_done
         self.frame_done = done + take
@@ -227,27 +268,6 @@ class FrameReader:
             )
         self.drop(end)
         return payload
-
-    def _control(self, frame: Frame) -> Event:
-        """The event of a whole control frame, after the extensions decoded it."""
-        opcode, data = frame.opcode, frame.payload
-        if opcode == PING:
-            return Ping(data)
-        if opcode == PONG:
-            return Pong(data)
-        if opcode == CLOSE:
-            return parse_close(data, self._strict)
-        return ExtensionMessage(opcode, data)
-
-    def _why_invalid(self, first: int) -> str:
-        """Explain why no frame may start with the byte *first*."""
-        opcode = first & 0x0F
-        rsv = first & 0x70 & ~self._claimed_rsv
-        if rsv:
-            return f"RSV bits {rsv:#04x} set but no extension claims them"
-        if opcode & 0x08 and (opcode in (CLOSE, PING, PONG) or opcode in self._custom_opcodes):
-            return f"fragmented control frame (opcode {opcode:#x})"
-        return f"reserved opcode {opcode:#x}"
 
     def batch(self, ready: deque[Event], assembler: MessageAssembler) -> None:
         """Queue the whole one-frame data messages at the head of the buffer in *ready*.
@@ -330,37 +350,3 @@ class FrameReader:
             pos = end
         if pos:
             self.drop(pos)
-
-
-def parse_close(payload: bytes, strict: bool) -> Close:
-    """Section 5.5.1: an optional 2-byte code, then an optional UTF-8 reason."""
-    if not payload:
-        return Close(CloseCode.NO_STATUS_RCVD)
-    if len(payload) == 1:
-        raise RemoteProtocolError("close frame with a 1-byte payload")
-    code = int.from_bytes(payload[:2], "big")
-    if not is_valid_close_code(code):  # section 7.4
-        raise RemoteProtocolError(f"close code {code} may not be sent")
-    return Close(code, decode_text(payload[2:], strict, "close reason"))
-
-
-@functools.lru_cache(maxsize=64)
-def valid_first_bytes(claimed_rsv: int, custom_opcodes: tuple[tuple[int, OpcodeKind], ...]) -> frozenset[int]:
-    """Every first header byte a frame may start with on a connection.
-
-    Section 5.2: RSV bits nobody claimed and opcodes nobody defined fail the
-    connection; section 5.5: control frames are never fragmented (FIN set).
-    Cached: a server builds one table per set of claims, not one per connection
-    (building it was the largest cost of opening a connection).
-    """
-    opcodes = dict(custom_opcodes)
-    valid = set()
-    for first in range(256):
-        opcode = first & 0x0F
-        if first & 0x70 & ~claimed_rsv:
-            continue
-        data = opcode in (CONTINUATION, TEXT, BINARY) or opcodes.get(opcode) is OpcodeKind.DATA
-        control = opcode in (CLOSE, PING, PONG) or opcodes.get(opcode) is OpcodeKind.CONTROL
-        if data or (control and first & 0x80):
-            valid.add(first)
-    return frozenset(valid)

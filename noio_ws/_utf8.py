@@ -23,8 +23,9 @@ from __future__ import annotations
 import codecs
 
 from ._errors import RemoteProtocolError
+from ._mask import apply_mask
 
-__all__ = ["Utf8Decoder", "Utf8Validator", "decode_text", "incomplete_tail", "is_valid_utf8"]
+__all__ = ["ArrivingText", "Utf8Decoder", "Utf8Validator", "decode_text", "incomplete_tail", "is_valid_utf8"]
 
 # Second-byte ranges that differ from the usual 80-BF (RFC 3629 section 4).
 _SECOND_BYTE = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
@@ -177,3 +178,39 @@ class Utf8Validator:
             data = before + data
         held = len(self._pending)
         return data[: len(data) - held] if held else data
+
+
+class ArrivingText:
+    """The check of a text frame's payload as it arrives in a buffer, before the frame is whole."""
+
+    __slots__ = ("_decoder", "_end", "_mask", "_start")
+
+    def __init__(self, start: int, end: int, mask: bytes | None) -> None:
+        self._start = start  # where the payload begins in the buffer, and ends
+        self._end = end
+        self._mask = mask
+        self._decoder: Utf8Decoder | None = None  # from the first byte that is not ASCII
+
+    def check(self, data: bytes | bytearray | memoryview, position: int) -> None:
+        """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
+        offset = position - self._start
+        # A byte at a time: one XOR, no call (past the end, it belongs to the next frame).
+        if (
+            len(data) == 1
+            and self._decoder is None
+            and offset >= 0
+            and (
+                offset >= self._end - self._start
+                or (data[0] ^ (self._mask[offset & 3] if self._mask else 0)) < 0x80
+            )
+        ):
+            return
+        # Only the payload: the header's last bytes may come first, the next frame after.
+        first = max(-offset, 0)
+        with memoryview(data) as view, view[first : max(self._end - position, first)] as payload:
+            piece = bytes(payload) if self._mask is None else apply_mask(payload, self._mask, offset + first)
+        if self._decoder is None:
+            if piece.isascii():
+                return
+            self._decoder = Utf8Decoder()
+        self._decoder.check(piece, False)

@@ -226,6 +226,35 @@ def test_utf8_fails_fast_before_the_message_ends(prefix: bytes) -> None:
         conn.next_event()
 
 
+@pytest.mark.parametrize("role", [Role.SERVER, Role.CLIENT])
+@pytest.mark.parametrize("bad", [b"\xff", b"\xed\xa0", b"\xc3(", b"\xf4\x90"])
+def test_a_byte_at_a_time_fails_at_the_first_invalid_byte(role: Role, bad: bytes) -> None:
+    """A short text frame waits to be whole, but its bytes are checked as they arrive."""
+    good = "héllo €".encode()
+    wire = frame(0x81, good + bad + b"tail" * 10, mask=M if role is Role.SERVER else None)
+    header = 6 if role is Role.SERVER else 2
+    # The byte that makes the text impossible, not the end of the frame.
+    failing = header + len(good) + len(bad) - 1
+    conn = Connection(role)
+    for index in range(failing):
+        conn.receive_data(wire[index : index + 1])
+        assert conn.next_event() is Signal.NEED_DATA
+    conn.receive_data(wire[failing : failing + 1])
+    with pytest.raises(RemoteProtocolError) as info:
+        conn.next_event()
+    assert info.value.close_code == 1007
+
+
+def test_a_waiting_text_frame_ends_where_the_next_frame_begins() -> None:
+    """Bytes past the waiting frame belong to the next frame: they are not checked as its text."""
+    first, second = frame(0x81, b"abc", mask=M), frame(0x82, b"\xff\xfe", mask=M)
+    conn = server()
+    conn.receive_data(first[:7])
+    assert conn.next_event() is Signal.NEED_DATA
+    conn.receive_data(first[7:] + second)
+    assert list(conn.events()) == [TextMessage("abc"), BinaryMessage(b"\xff\xfe")]
+
+
 def test_truncated_character_at_end_of_message() -> None:
     assert outcome(frame(0x81, "€".encode()[:2], mask=M)) == ([], 1007)
     assert outcome(frame(0x01, b"a", mask=M) + frame(0x80, b"\xe2\x82", mask=M)) == ([], 1007)
