@@ -159,6 +159,36 @@ def test_repr_shows_agreed_parameters() -> None:
     assert text == "PerMessageDeflate(server_no_context_takeover=True, client_max_window_bits=10)"
 
 
+def test_settings_are_read_only_attributes() -> None:
+    ext = PerMessageDeflate(server_no_context_takeover=1, compression_level=3)  # type: ignore[arg-type]
+    assert ext.server_no_context_takeover is True  # any truth value, kept as a bool
+    assert (ext.compression_level, ext.mem_level, ext.compression_threshold) == (3, 8, 0)
+    factory = PerMessageDeflateFactory(client_no_context_takeover=[0], require_client_max_window_bits=1)  # type: ignore[arg-type]
+    assert factory.client_no_context_takeover is True
+    assert factory.require_client_max_window_bits is True
+    # The extension reads its settings once in bind(); a change afterwards could not apply.
+    with pytest.raises(AttributeError):
+        ext.compression_level = 9  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        factory.server_max_window_bits = 10  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_negotiation_passes_the_zlib_settings_on(side: str) -> None:
+    factory = PerMessageDeflateFactory(
+        client_max_window_bits=12, compression_level=1, mem_level=3, compression_threshold=20
+    )
+    if side == "client":
+        ext = factory.accept_response([cbits("10")])
+    else:
+        accepted = factory.accept_offer([cbits(None)])
+        assert accepted is not None
+        ext = accepted[1]
+    assert (ext.compression_level, ext.mem_level, ext.compression_threshold) == (1, 3, 20)
+    assert ext.client_max_window_bits == (10 if side == "client" else 12)
+    assert repr(ext) == f"PerMessageDeflate(client_max_window_bits={ext.client_max_window_bits})"
+
+
 # ------------------------------------------------------------ client: the offer
 
 
@@ -473,6 +503,16 @@ def test_a_frame_delivers_all_it_can_inflate() -> None:
         assert drain(client, [frame(0x80, stream[cut:-4])]) == ([BinaryMessage(data[len(head) :])], None)
 
 
+@pytest.mark.parametrize("limit", [None, MiB])
+def test_a_frame_that_starts_with_many_empty_blocks(limit: int | None) -> None:
+    # A peer may flush as often as it likes: 70 KB of empty stored blocks
+    # inflate to nothing, whole inflation chunks of them, before the data.
+    empty_blocks = b"\x00\x00\x00\xff\xff" * 14_000
+    client = Connection(Role.CLIENT, extensions=[PerMessageDeflate()], max_message_size=limit)
+    assert drain(client, [frame(0xC1, empty_blocks + HELLO)]) == ([TextMessage("Hello")], None)
+    assert drain(client, [frame(0xC1, HELLO)]) == ([TextMessage("Hello")], None)  # the stream goes on
+
+
 # ------------------------------------------------------------- context takeover
 
 
@@ -774,6 +814,76 @@ def test_bomb_across_continuation_frames_is_1009(bomb: bytes) -> None:
     assert error.close_code == 1009
     assert 10 < fed < 100  # the budget ran out over many frames, not in one
     assert peak < 2 * MiB, peak
+
+
+def compressed_frames(sender: PerMessageDeflate, data: bytes, cuts: int = 0) -> list[Frame]:
+    """*data* as one message in *cuts* + 1 frames, compressed by *sender* (a bound client)."""
+    step = -(-len(data) // (cuts + 1)) or 1
+    pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
+    return [
+        sender.encode(Frame(0 if i else 2, piece, i == len(pieces) - 1)) for i, piece in enumerate(pieces)
+    ]
+
+
+def inflate_message(ext: PerMessageDeflate, frames: list[Frame], budget: int | None) -> list[bytes]:
+    """Decode one message's frames as the connection does, the budget shrinking as output comes."""
+    out: list[bytes] = []
+    for compressed in frames:
+        left = None if budget is None else budget - sum(map(len, out))
+        decoded = ext.decode(compressed, max_size=left)
+        assert (decoded.opcode, decoded.fin, decoded.rsv) == (compressed.opcode, compressed.fin, 0)
+        out.append(decoded.payload)
+    return out
+
+
+# Sizes around the inflation chunk, in an order that makes every kind of frame
+# follow every other: with context takeover a frame inflates only if the one
+# before it left the stream where the sender did.
+SIZES = [3 * _CHUNK, _CHUNK + 1, 300, 0, _CHUNK - 1, 1, _CHUNK, 3 * _CHUNK, 0, 300]
+
+
+@pytest.mark.parametrize("cuts", [0, 1, 3])
+@pytest.mark.parametrize("reset", [False, True])
+def test_one_inflate_path_with_or_without_a_limit(cuts: int, reset: bool) -> None:
+    """Frame by frame the same output with no limit and with the exact budget; one byte less is 1009.
+
+    Random halves make frames whose compressed payload crosses the inflation
+    chunk; the zero halves inflate to more than they take.
+    """
+    rng = random.Random(cuts)
+    sender, unlimited, exact = (PerMessageDeflate(client_no_context_takeover=reset) for _ in range(3))
+    sender.bind(Role.CLIENT)
+    unlimited.bind(Role.SERVER)
+    exact.bind(Role.SERVER)
+    sent: list[list[Frame]] = []
+    for size in SIZES:
+        data = rng.randbytes(size // 2) + bytes(size - size // 2)
+        frames = compressed_frames(sender, data, cuts)
+        pieces = inflate_message(unlimited, frames, None)
+        assert b"".join(pieces) == data
+        assert inflate_message(exact, frames, len(data)) == pieces
+        if data:
+            # A receiver in the same state, one byte short for this message.
+            short = PerMessageDeflate(client_no_context_takeover=reset)
+            short.bind(Role.SERVER)
+            for before in sent:
+                inflate_message(short, before, None)
+            with pytest.raises(RemoteProtocolError, match="inflates past the size limit") as info:
+                inflate_message(short, frames, len(data) - 1)
+            assert info.value.close_code == 1009
+        sent.append(frames)
+
+
+def test_a_budget_below_zero_counts_as_zero() -> None:
+    sender, ext = PerMessageDeflate(), PerMessageDeflate()
+    sender.bind(Role.CLIENT)
+    ext.bind(Role.SERVER)
+    (empty,) = compressed_frames(sender, b"")
+    assert ext.decode(empty, max_size=-1).payload == b""
+    (one,) = compressed_frames(sender, b"x")
+    with pytest.raises(RemoteProtocolError) as info:
+        ext.decode(one, max_size=-1)
+    assert info.value.close_code == 1009
 
 
 # ------------------------------------------------------------------ round trips

@@ -1,15 +1,18 @@
 """permessage-deflate (RFC 7692): DEFLATE compression of whole messages.
 
 Rules of this module:
-- ``PerMessageDeflate`` holds the agreed parameters of one connection and its
+- ``PerMessageDeflate`` holds the agreed settings of one connection and its
   compression state; ``bind(role)`` says which parameters govern our compressor
   (``client_*`` for a client, ``server_*`` for a server) and which the peer's.
-  One instance per connection. ``PerMessageDeflateFactory`` negotiates it and
-  is never mutated by negotiation.
+  One instance per connection. ``PerMessageDeflateFactory`` negotiates it (the
+  rules live in ``_deflate_params``) and is never mutated by negotiation. Both
+  keep their settings in one ``DeflateSettings``, validated there.
 - RSV1 on the first frame of a data message means the message is compressed;
   its continuation frames are inflated too. RSV1 on a continuation or control
   frame is 1002 (section 6.1). Messages sent without RSV1 pass through untouched.
-- Inflation is bounded: a frame never inflates to more than the ``max_size``
+- ``decode()`` inflates every compressed frame on one path: whole frame or
+  fragment, with or without context takeover, with or without a limit.
+  Inflation is bounded: a frame never inflates to more than the ``max_size``
   the connection allows (the rest of the message budget), plus one byte to
   notice the excess, which fails with 1009. Memory is bounded by the budget,
   not by what the peer's bytes would inflate to.
@@ -22,8 +25,7 @@ Rules of this module:
 - zlib cannot build a raw compressor with an 8-bit window. A compressor whose
   window is limited to 8 bits uses 9: zlib never emits a distance longer than
   the window minus 262 bytes, 250 for 9 bits, so a peer with a 256-byte window
-  inflates it. Negotiation is stricter, as DESIGN.md asks: an offer that would
-  limit our compressor to 8 bits is declined, such a response is refused.
+  inflates it. Negotiation never agrees to it for our side, as DESIGN.md asks.
   Inflating needs no such care: a window of at least the peer's is enough.
 """
 
@@ -31,39 +33,31 @@ from __future__ import annotations
 
 import types
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from .._codes import Role
 from .._errors import HandshakeError, RemoteProtocolError
 from ._base import Frame, OpcodeKind, Params
+from ._deflate_params import (
+    CLIENT_BITS,
+    CLIENT_NCT,
+    SERVER_BITS,
+    SERVER_NCT,
+    DeflateSettings,
+    SettingsAttributes,
+    agreed_by_response,
+    answer_offer,
+    offer_params,
+)
 
 __all__ = ["PerMessageDeflate", "PerMessageDeflateFactory"]
 
 _RSV1 = 0x40
 _TAIL = b"\x00\x00\xff\xff"  # the empty stored block a sync flush ends with
 _CHUNK = 64 << 10  # inflate in pieces this big, so an excess is seen early
-_WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}  # section 7.1.2: no leading zeroes
-_SERVER_NCT = "server_no_context_takeover"
-_CLIENT_NCT = "client_no_context_takeover"
-_SERVER_BITS = "server_max_window_bits"
-_CLIENT_BITS = "client_max_window_bits"
 
 
-def _check_bits(name: str, value: int | None, low: int) -> None:
-    if value is not None and (type(value) is not int or not low <= value <= 15):
-        raise ValueError(f"{name} must be None or an int from {low} to 15, not {value!r}")
-
-
-def _check_settings(level: int, mem_level: int, threshold: int) -> None:
-    if type(level) is not int or not -1 <= level <= 9:
-        raise ValueError(f"compression_level must be an int from -1 to 9, not {level!r}")
-    if type(mem_level) is not int or not 1 <= mem_level <= 9:
-        raise ValueError(f"mem_level must be an int from 1 to 9, not {mem_level!r}")
-    if type(threshold) is not int or threshold < 0:
-        raise ValueError(f"compression_threshold must be an int of at least 0, not {threshold!r}")
-
-
-class PerMessageDeflate:
+class PerMessageDeflate(SettingsAttributes):
     """The permessage-deflate extension on one connection, with its agreed parameters.
 
     With no arguments: the RFC defaults, context takeover both ways and 15-bit
@@ -98,16 +92,27 @@ class PerMessageDeflate:
         mem_level: int = 8,
         compression_threshold: int = 0,
     ) -> None:
-        _check_bits("server_max_window_bits", server_max_window_bits, 8)
-        _check_bits("client_max_window_bits", client_max_window_bits, 8)
-        _check_settings(compression_level, mem_level, compression_threshold)
-        self.server_no_context_takeover = bool(server_no_context_takeover)
-        self.client_no_context_takeover = bool(client_no_context_takeover)
-        self.server_max_window_bits = server_max_window_bits
-        self.client_max_window_bits = client_max_window_bits
-        self.compression_level = compression_level
-        self.mem_level = mem_level
-        self.compression_threshold = compression_threshold
+        self._start(
+            DeflateSettings(
+                server_no_context_takeover=server_no_context_takeover,
+                client_no_context_takeover=client_no_context_takeover,
+                server_max_window_bits=server_max_window_bits,
+                client_max_window_bits=client_max_window_bits,
+                compression_level=compression_level,
+                mem_level=mem_level,
+                compression_threshold=compression_threshold,
+            )
+        )
+
+    @classmethod
+    def _agreed(cls, settings: DeflateSettings) -> PerMessageDeflate:
+        """The extension for settings negotiation agreed on (and validated)."""
+        extension = cls.__new__(cls)
+        extension._start(settings)
+        return extension
+
+    def _start(self, settings: DeflateSettings) -> None:
+        self._settings = settings
         self._role: Role | None = None
         # Sending: our compressor (made on first use), whether the message being
         # sent is compressed, and whether the next one must not be.
@@ -124,13 +129,14 @@ class PerMessageDeflate:
         self._inflating = False
 
     def __repr__(self) -> str:
+        settings = self._settings
         agreed = [
             f"{key}={value!r}"
             for key, value in (
-                (_SERVER_NCT, self.server_no_context_takeover),
-                (_CLIENT_NCT, self.client_no_context_takeover),
-                (_SERVER_BITS, self.server_max_window_bits),
-                (_CLIENT_BITS, self.client_max_window_bits),
+                (SERVER_NCT, settings.server_no_context_takeover),
+                (CLIENT_NCT, settings.client_no_context_takeover),
+                (SERVER_BITS, settings.server_max_window_bits),
+                (CLIENT_BITS, settings.client_max_window_bits),
             )
             if value
         ]
@@ -141,15 +147,22 @@ class PerMessageDeflate:
         if self._role is not None:
             raise ValueError("PerMessageDeflate is already bound: make one per connection")
         self._role = role
-        client = role is Role.CLIENT
-        ours = self.client_max_window_bits if client else self.server_max_window_bits
-        theirs = self.server_max_window_bits if client else self.client_max_window_bits
+        settings = self._settings
+        if role is Role.CLIENT:
+            ours, theirs = settings.client_max_window_bits, settings.server_max_window_bits
+            compress_reset = settings.client_no_context_takeover
+            inflate_reset = settings.server_no_context_takeover
+        else:
+            ours, theirs = settings.server_max_window_bits, settings.client_max_window_bits
+            compress_reset = settings.server_no_context_takeover
+            inflate_reset = settings.client_no_context_takeover
         # zlib refuses raw deflate with 8 bits; 9 is safe, see the module docstring.
         self._compress_bits = max(ours or 15, 9)
         self._inflate_bits = max(theirs or 15, 9)
-        compress_reset = self.client_no_context_takeover if client else self.server_no_context_takeover
+        # A full flush also forgets the window: no_context_takeover without a
+        # new compressor per message.
         self._last_flush = zlib.Z_FULL_FLUSH if compress_reset else zlib.Z_SYNC_FLUSH
-        self._inflate_reset = self.server_no_context_takeover if client else self.client_no_context_takeover
+        self._inflate_reset = inflate_reset
 
     def skip_next_message(self) -> None:
         """Send the next data message (all its frames) uncompressed."""
@@ -158,7 +171,13 @@ class PerMessageDeflate:
     # ---------------------------------------------------------------- receiving
 
     def decode(self, frame: Frame, *, max_size: int | None) -> Frame:
-        """Inflate the frames of compressed messages; clear RSV1."""
+        """Inflate the frames of compressed messages; clear RSV1.
+
+        The one inflate path: whole frames and fragments, with or without
+        context takeover, with or without a limit (*max_size* None). Output one
+        byte over *max_size* fails with 1009 before any more is inflated; data
+        zlib cannot inflate fails with 1007.
+        """
         opcode = frame.opcode
         if opcode & 0x08 or opcode == 0:
             if frame.rsv & _RSV1:
@@ -167,68 +186,72 @@ class PerMessageDeflate:
             if opcode or not self._inflating:
                 return frame
         else:
-            self._inflating = bool(frame.rsv & _RSV1)
-            if not self._inflating:
+            self._inflating = inflating = frame.rsv & _RSV1 != 0
+            if not inflating:
                 return frame
-        if self._role is None:
-            raise RuntimeError("bind() must be called before decode()")
-        if self._decompressor is None:
-            self._decompressor = zlib.decompressobj(-self._inflate_bits)
         inflater = self._decompressor
-        payload = frame.payload
-        fin = frame.fin
-        try:
-            if inflater.eof:
-                # After a final block the rest of the message is ignored.
-                payload = b""
-            elif max_size is None:
-                # Section 7.2.2: the sender removed the tail of the last frame;
-                # put it back (in the same call when the copy costs little).
-                if fin and len(payload) < _CHUNK:
-                    payload = inflater.decompress(payload + _TAIL)
-                else:
-                    payload = inflater.decompress(payload)
-                    if fin and not inflater.eof:
-                        payload += inflater.decompress(_TAIL)
+        if inflater is None:
+            if self._role is None:
+                raise RuntimeError("bind() must be called before decode()")
+            inflater = self._decompressor = zlib.decompressobj(-self._inflate_bits)
+        payload, fin = frame.payload, frame.fin
+        # The inputs: the payload, then, after a message's last frame, the tail
+        # the sender removed (section 7.2.2). *data* goes in first, *later*
+        # holds the rest, last first.
+        later: list[bytes | memoryview] = []
+        data: bytes | memoryview
+        if inflater.eof:
+            data = b""  # after a final block the rest of the message is ignored (section 7.2.3.4)
+        elif len(payload) < _CHUNK:
+            data = payload + _TAIL if fin else payload  # the copy costs less than a second call
+        else:
+            if max_size is None:
+                later.append(payload)
             else:
-                payload = self._inflate(inflater, payload, fin, max(max_size, 0))
+                # By slices: zlib copies whatever it leaves unconsumed, and a
+                # whole frame left over at every step would cost its size each time.
+                view = memoryview(payload)
+                later = [view[start : start + _CHUNK] for start in range(0, len(view), _CHUNK)]
+            if fin:
+                later.append(_TAIL)
+            later.reverse()
+            data = later.pop()
+        budget = max_size if max_size is None or max_size > 0 else 0
+        earlier: list[bytes] | None = None  # the output before *piece*, once there is some
+        try:
+            while True:
+                if budget is None:
+                    piece = inflater.decompress(data)  # no limit: zlib takes all of data
+                    full = False
+                else:
+                    # One byte over the budget is enough to know it is exceeded
+                    # (and zlib reads a limit of 0 as none).
+                    limit = _CHUNK if budget >= _CHUNK else budget + 1
+                    piece = inflater.decompress(data, limit)
+                    budget -= len(piece)
+                    if budget < 0:
+                        raise RemoteProtocolError("compressed message inflates past the size limit", 1009)
+                    # A full piece may leave input unconsumed, or output pending in zlib.
+                    full = len(piece) == limit
+                if not (full or later) or inflater.eof:
+                    break
+                if piece:
+                    if earlier is None:
+                        earlier = [piece]
+                    else:
+                        earlier.append(piece)
+                data = inflater.unconsumed_tail if full else later.pop()
         except zlib.error as exc:
             raise RemoteProtocolError(f"corrupt compressed data: {exc}", 1007) from None
+        if earlier is not None:
+            if piece:
+                earlier.append(piece)
+            piece = b"".join(earlier)  # several pieces, copied once
         # Section 7.2.2: no_context_takeover lets us start each message afresh;
         # after a final block there is no stream left to continue.
         if fin and (self._inflate_reset or inflater.eof):
             self._decompressor = None
-        return Frame(opcode, payload, fin, frame.rsv & ~_RSV1)
-
-    @staticmethod
-    def _inflate(inflater: zlib._Decompress, payload: bytes, fin: bool, budget: int) -> bytes:
-        """Inflate *payload* (and the tail, if *fin*) to at most *budget* bytes (1009 beyond)."""
-        inputs: Sequence[bytes | memoryview]
-        if len(payload) < _CHUNK:
-            inputs = (payload + _TAIL,) if fin else (payload,)
-        else:
-            # Input goes in by slices: zlib copies whatever it leaves unconsumed,
-            # and a whole frame left over at every step would cost its size each time.
-            view = memoryview(payload)
-            inputs = [view[start : start + _CHUNK] for start in range(0, len(view), _CHUNK)]
-            if fin:
-                inputs.append(_TAIL)
-        pieces = []
-        for data in inputs:
-            rest, pending = data, True
-            while (rest or pending) and not inflater.eof:
-                # One byte over the budget is enough to know it is exceeded
-                # (and zlib reads a limit of 0 as none).
-                limit = min(_CHUNK, budget + 1)
-                piece = inflater.decompress(rest, limit)
-                budget -= len(piece)
-                if budget < 0:
-                    raise RemoteProtocolError("compressed message inflates past the size limit", 1009)
-                pieces.append(piece)
-                rest = inflater.unconsumed_tail
-                # A full piece may leave output pending inside zlib: ask again.
-                pending = len(piece) == limit
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return Frame(opcode, piece, fin, frame.rsv & ~_RSV1)
 
     # ------------------------------------------------------------------ sending
 
@@ -239,7 +262,7 @@ class PerMessageDeflate:
             return frame
         payload = frame.payload
         if opcode:
-            self._deflating = not self._skip_next and len(payload) >= self.compression_threshold
+            self._deflating = not self._skip_next and len(payload) >= self._settings.compression_threshold
             self._skip_next = False
         if not self._deflating:
             return frame
@@ -247,8 +270,9 @@ class PerMessageDeflate:
         if compressor is None:
             if self._role is None:
                 raise RuntimeError("bind() must be called before encode()")
+            settings = self._settings
             compressor = self._compressor = zlib.compressobj(
-                self.compression_level, zlib.DEFLATED, -self._compress_bits, self.mem_level
+                settings.compression_level, zlib.DEFLATED, -self._compress_bits, settings.mem_level
             )
         if frame.fin:
             # A full flush also forgets the window: no_context_takeover without
@@ -263,36 +287,7 @@ class PerMessageDeflate:
         return Frame(opcode, data, frame.fin, (frame.rsv | _RSV1) if opcode else frame.rsv)
 
 
-# ------------------------------------------------------------------ negotiation
-
-
-def _parse(params: Params) -> dict[str, int | None]:
-    """The parameters of one offer or response; ValueError if any is invalid.
-
-    No-context-takeover flags map to None; window bits to their value, or
-    None for a valueless ``client_max_window_bits`` (section 7.1.2.2).
-    """
-    parsed: dict[str, int | None] = {}
-    for name, value in params:
-        if name in parsed:
-            raise ValueError(f"duplicate parameter {name}")  # section 7: MUST decline
-        if name in (_SERVER_NCT, _CLIENT_NCT):
-            if value is not None:
-                raise ValueError(f"{name} takes no value")
-            parsed[name] = None
-        elif name in (_SERVER_BITS, _CLIENT_BITS):
-            if value is None and name == _CLIENT_BITS:
-                parsed[name] = None
-            elif value in _WINDOW_BITS:
-                parsed[name] = _WINDOW_BITS[value]
-            else:
-                raise ValueError(f"invalid {name} value {value!r}")
-        else:
-            raise ValueError(f"unknown parameter {name}")
-    return parsed
-
-
-class PerMessageDeflateFactory:
+class PerMessageDeflateFactory(SettingsAttributes):
     """Negotiates permessage-deflate in the opening handshake, as client or server.
 
     The preferences are the parameters this side wants. A client offers them:
@@ -332,45 +327,21 @@ class PerMessageDeflateFactory:
         compression_threshold: int = 0,
         require_client_max_window_bits: bool = False,
     ) -> None:
-        # 9 at least: 8 on our side is refused in negotiation, and asking for it
-        # would make a noio_ws peer decline.
-        _check_bits("server_max_window_bits", server_max_window_bits, 9)
-        _check_bits("client_max_window_bits", client_max_window_bits, 9)
-        _check_settings(compression_level, mem_level, compression_threshold)
-        self.server_no_context_takeover = bool(server_no_context_takeover)
-        self.client_no_context_takeover = bool(client_no_context_takeover)
-        self.server_max_window_bits = server_max_window_bits
-        self.client_max_window_bits = client_max_window_bits
-        self.compression_level = compression_level
-        self.mem_level = mem_level
-        self.compression_threshold = compression_threshold
-        self.require_client_max_window_bits = bool(require_client_max_window_bits)
-
-    def _extension(self, snct: bool, cnct: bool, sbits: int | None, cbits: int | None) -> PerMessageDeflate:
-        return PerMessageDeflate(
-            server_no_context_takeover=snct,
-            client_no_context_takeover=cnct,
-            server_max_window_bits=sbits,
-            client_max_window_bits=cbits,
-            compression_level=self.compression_level,
-            mem_level=self.mem_level,
-            compression_threshold=self.compression_threshold,
+        self._settings = DeflateSettings(
+            server_no_context_takeover=server_no_context_takeover,
+            client_no_context_takeover=client_no_context_takeover,
+            server_max_window_bits=server_max_window_bits,
+            client_max_window_bits=client_max_window_bits,
+            compression_level=compression_level,
+            mem_level=mem_level,
+            compression_threshold=compression_threshold,
+            lowest_window_bits=9,  # preferences never ask for 8, see _deflate_params
         )
-
-    # ------------------------------------------------------------------ client
+        self.require_client_max_window_bits = bool(require_client_max_window_bits)
 
     def offer(self) -> list[tuple[str, str | None]]:
         """Client side: the parameters of our offer."""
-        params: list[tuple[str, str | None]] = []
-        if self.server_no_context_takeover:
-            params.append((_SERVER_NCT, None))
-        if self.client_no_context_takeover:
-            params.append((_CLIENT_NCT, None))
-        if self.server_max_window_bits is not None:
-            params.append((_SERVER_BITS, str(self.server_max_window_bits)))
-        bits = self.client_max_window_bits
-        params.append((_CLIENT_BITS, None if bits is None else str(bits)))
-        return params
+        return offer_params(self._settings)
 
     def accept_response(self, params: Params) -> PerMessageDeflate:
         """Client side: the extension the server's answer to ``offer()`` selects.
@@ -379,69 +350,17 @@ class PerMessageDeflateFactory:
         limit our compressor to an 8-bit window.
         """
         try:
-            return self._accept_response(params)
+            agreed = agreed_by_response(self._settings, params)
         except ValueError as exc:
             raise HandshakeError(f"permessage-deflate response refused: {exc}") from None
-
-    def _accept_response(self, params: Params) -> PerMessageDeflate:
-        answer = _parse(params)
-        # Sections 7.1.1.1 and 7.1.2.1: a server accepts these requests by answering them.
-        if self.server_no_context_takeover and _SERVER_NCT not in answer:
-            raise ValueError(f"the requested {_SERVER_NCT} is missing")
-        sbits = answer.get(_SERVER_BITS)
-        if self.server_max_window_bits is not None:
-            if sbits is None:
-                raise ValueError(f"the requested {_SERVER_BITS} is missing")
-            if sbits > self.server_max_window_bits:
-                raise ValueError(f"{_SERVER_BITS}={sbits} is over our offer")
-        cbits = answer.get(_CLIENT_BITS)
-        if _CLIENT_BITS in answer:
-            # Section 7.1.2.2: only with a value, and at most what we offered.
-            if cbits is None:
-                raise ValueError(f"{_CLIENT_BITS} has no value")
-            if self.client_max_window_bits is not None and cbits > self.client_max_window_bits:
-                raise ValueError(f"{_CLIENT_BITS}={cbits} is over our offer")
-            if cbits == 8:
-                raise ValueError(f"{_CLIENT_BITS}=8 would need a compressor zlib cannot build")
-        else:
-            cbits = self.client_max_window_bits  # our own limit still holds
-        cnct = _CLIENT_NCT in answer or self.client_no_context_takeover
-        return self._extension(_SERVER_NCT in answer, cnct, sbits, cbits)
-
-    # ------------------------------------------------------------------ server
+        return PerMessageDeflate._agreed(agreed)
 
     def accept_offer(self, params: Params) -> tuple[list[tuple[str, str | None]], PerMessageDeflate] | None:
         """Server side: our answer to one offer and the extension, or None to decline."""
-        try:
-            offer = _parse(params)
-        except ValueError:
-            return None  # section 7: an invalid offer is declined, not failed
-        # Section 7.1.2.1: an offered server_max_window_bits must be answered,
-        # with the same or a smaller value; 8 would need a wbits-8 compressor.
-        sbits = offer.get(_SERVER_BITS)
-        if self.server_max_window_bits is not None:
-            sbits = min(sbits or 15, self.server_max_window_bits)
-        if sbits == 8:
+        answered = answer_offer(
+            self._settings, params, require_client_max_window_bits=self.require_client_max_window_bits
+        )
+        if answered is None:
             return None
-        cbits: int | None = None
-        if _CLIENT_BITS in offer:
-            # Section 7.1.2.2: answer with at most the offered value; echoing a
-            # value the client chose keeps our decompressor as small as it allows.
-            cbits = offer[_CLIENT_BITS]
-            if self.client_max_window_bits is not None:
-                cbits = min(cbits or 15, self.client_max_window_bits)
-        elif self.require_client_max_window_bits:
-            return None
-        snct = self.server_no_context_takeover or _SERVER_NCT in offer
-        # The client's own hint is taken up: it lets us inflate each message afresh.
-        cnct = self.client_no_context_takeover or _CLIENT_NCT in offer
-        answer: list[tuple[str, str | None]] = []
-        if snct:
-            answer.append((_SERVER_NCT, None))
-        if cnct:
-            answer.append((_CLIENT_NCT, None))
-        if sbits is not None:
-            answer.append((_SERVER_BITS, str(sbits)))
-        if cbits is not None:
-            answer.append((_CLIENT_BITS, str(cbits)))
-        return answer, self._extension(snct, cnct, sbits, cbits)
+        answer, agreed = answered
+        return answer, PerMessageDeflate._agreed(agreed)
