@@ -222,6 +222,8 @@ class PerMessageDeflate(SettingsAttributes):
             while True:
                 if budget is None:
                     piece = inflater.decompress(data)  # no limit: zlib takes all of data
+                    if not later:
+                        break
                     full = False
                 else:
                     # One byte over the budget is enough to know it is exceeded
