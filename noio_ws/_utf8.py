@@ -21,6 +21,7 @@ Rules of this module:
 from __future__ import annotations
 
 import codecs
+from typing import NoReturn
 
 from ._errors import RemoteProtocolError
 from ._mask import apply_mask
@@ -180,37 +181,75 @@ class Utf8Validator:
         return data[: len(data) - held] if held else data
 
 
-class ArrivingText:
-    """The check of a text frame's payload as it arrives in a buffer, before the frame is whole."""
+def _continuations(lead: int) -> tuple[int, int, int] | None:
+    """For a lead byte: how many bytes follow, and the range of the first (RFC 3629 section 4)."""
+    if 0xC2 <= lead <= 0xDF:
+        return 1, 0x80, 0xBF
+    if 0xE0 <= lead <= 0xEF:
+        return (2, *_SECOND_BYTE.get(lead, (0x80, 0xBF)))
+    if 0xF0 <= lead <= 0xF4:
+        return (3, *_SECOND_BYTE.get(lead, (0x80, 0xBF)))
+    return None  # a continuation byte, C0, C1 or F5-FF: never a lead
 
-    __slots__ = ("_decoder", "_end", "_mask", "_start")
+
+_LEADS = {lead: _continuations(lead) for lead in range(0x80, 0x100)}
+
+
+class ArrivingText:
+    """The check of a text frame's payload as it arrives in a buffer, before the frame is whole.
+
+    A byte at a time, it walks the UTF-8 grammar itself (a few comparisons, no
+    call); pieces of several bytes go to a ``Utf8Decoder``, which then takes over.
+    An invalid byte raises what the decoder would say about it.
+    """
+
+    __slots__ = ("_char", "_decoder", "_end", "_high", "_low", "_mask", "_needed", "_start")
 
     def __init__(self, start: int, end: int, mask: bytes | None) -> None:
         self._start = start  # where the payload begins in the buffer, and ends
         self._end = end
         self._mask = mask
-        self._decoder: Utf8Decoder | None = None  # from the first byte that is not ASCII
+        self._decoder: Utf8Decoder | None = None  # from the first piece of several bytes not ASCII
+        # The character begun byte by byte: its bytes so far, how many are still
+        # needed, and the range the next one must fall in.
+        self._char = b""
+        self._needed = 0
+        self._low = 0x80
+        self._high = 0xBF
 
     def check(self, data: bytes | bytearray | memoryview, position: int) -> None:
         """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
         offset = position - self._start
-        # A byte at a time: one XOR, no call (past the end, it belongs to the next frame).
-        if (
-            len(data) == 1
-            and self._decoder is None
-            and offset >= 0
-            and (
-                offset >= self._end - self._start
-                or (data[0] ^ (self._mask[offset & 3] if self._mask else 0)) < 0x80
-            )
-        ):
+        if len(data) == 1 and self._decoder is None and offset >= 0:
+            if offset < self._end - self._start:  # past the end, it belongs to the next frame
+                self._check_byte(data[0] ^ (self._mask[offset & 3] if self._mask else 0))
             return
         # Only the payload: the header's last bytes may come first, the next frame after.
         first = max(-offset, 0)
         with memoryview(data) as view, view[first : max(self._end - position, first)] as payload:
             piece = bytes(payload) if self._mask is None else apply_mask(payload, self._mask, offset + first)
         if self._decoder is None:
-            if piece.isascii():
+            if not self._needed and piece.isascii():
                 return
             self._decoder = Utf8Decoder()
+            piece, self._char = self._char + piece, b""
         self._decoder.check(piece, False)
+
+    def _check_byte(self, byte: int) -> None:
+        if self._needed:
+            if not self._low <= byte <= self._high:
+                self._fail(byte)
+            self._needed -= 1
+            self._low, self._high = 0x80, 0xBF
+            self._char = self._char + bytes((byte,)) if self._needed else b""
+        elif byte >= 0x80:
+            rule = _LEADS[byte]
+            if rule is None:
+                self._fail(byte)
+            self._needed, self._low, self._high = rule
+            self._char = bytes((byte,))
+
+    def _fail(self, byte: int) -> NoReturn:
+        """Raise the decoder's own words about the character that *byte* makes impossible."""
+        Utf8Decoder().check(self._char + bytes((byte,)), False)
+        raise AssertionError("unreachable: the decoder accepted an impossible byte")  # pragma: no cover

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from noio_ws import RemoteProtocolError
-from noio_ws._utf8 import Utf8Decoder, _is_valid_prefix
+from noio_ws._mask import apply_mask
+from noio_ws._utf8 import ArrivingText, Utf8Decoder, _is_valid_prefix
 
 
 def first_invalid_byte(data: bytes) -> int | None:
@@ -108,3 +109,60 @@ def test_lenient_decoder_replaces() -> None:
 )
 def test_prefix_grammar(prefix: bytes, valid: bool) -> None:
     assert _is_valid_prefix(prefix) is valid
+
+
+def _first_failure(check_each: Callable[[bytes], None], data: bytes) -> tuple[int, int, str] | None:
+    """Where feeding *data* a byte at a time first fails: the index, the close code and the words."""
+    for index in range(len(data)):
+        try:
+            check_each(data[index : index + 1])
+        except RemoteProtocolError as exc:
+            return index, exc.close_code, str(exc)
+    return None
+
+
+@given(st.binary(max_size=40), st.binary(min_size=4, max_size=4), st.booleans())
+def test_arriving_text_fails_where_the_decoder_fails(payload: bytes, key: bytes, masked: bool) -> None:
+    """Byte by byte, the grammar walk fails at the same byte, with the same words, as the decoder."""
+    header = 6
+    mask = key if masked else None
+    arriving = ArrivingText(header, header + len(payload), mask)
+    wire = apply_mask(payload, key) if masked else payload
+    position = [header]
+
+    def arrive(byte: bytes) -> None:
+        arriving.check(byte, position[0])
+        position[0] += 1
+
+    decoder = Utf8Decoder()
+    assert _first_failure(arrive, wire) == _first_failure(lambda byte: decoder.check(byte, False), payload)
+
+
+@given(st.binary(max_size=60), st.lists(st.integers(1, 7), max_size=20), st.binary(min_size=4, max_size=4))
+def test_arriving_text_in_pieces_fails_at_the_first_piece_that_makes_it_invalid(
+    payload: bytes, cuts: list[int], key: bytes
+) -> None:
+    """Pieces of any size, with the header before the payload and the next frame after it."""
+    header, after = b"\x81\xfe\x00\x00" + key, b"\x81\x85next!"
+    wire = header + apply_mask(payload, key) + after
+    arriving = ArrivingText(len(header), len(header) + len(payload), key)
+
+    def prefix_fails(end: int) -> bool:
+        """Whether the payload bytes in wire[:end] cannot begin valid UTF-8."""
+        try:
+            Utf8Decoder().check(payload[: max(0, min(end - len(header), len(payload)))], False)
+        except RemoteProtocolError:
+            return True
+        return False
+
+    start = 0
+    for size in [*cuts, len(wire)]:
+        piece = wire[start : start + size]
+        try:
+            arriving.check(piece, start)
+        except RemoteProtocolError:
+            assert prefix_fails(start + len(piece))
+            assert not prefix_fails(start)
+            return
+        start += len(piece)
+    assert not prefix_fails(len(wire))
