@@ -56,13 +56,12 @@ class FrameReader:
     """The receive buffer, the frame whose payload is arriving, and the header rules."""
 
     __slots__ = (
-        "_batch_firsts",
+        "_batch_settings",
         "_budget",
         "_claimed_rsv",
         "_custom_opcodes",
         "_mask_bit",
         "_strict",
-        "_text_as_bytes",
         "_transformed",
         "_valid_first_bytes",
         "_wait_whole",
@@ -93,14 +92,23 @@ class FrameReader:
         self._claimed_rsv = claimed_rsv
         self._custom_opcodes = custom_opcodes
         self._valid_first_bytes = valid_first_bytes(claimed_rsv, tuple(sorted(custom_opcodes.items())))
-        self._batch_firsts = batch_first_bytes(claimed_rsv)
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask, servers do not
         self._budget = budget
         self._transformed = transformed  # extensions decode whole frames
         # Short frames wait to be whole, unless each piece is to be delivered as it comes.
         self._wait_whole = 0 if stream_messages else WAIT_WHOLE
         self._strict = validate_utf8
-        self._text_as_bytes = text_as_bytes
+        # What batch() needs, in one tuple: a message may come alone, so its set-up counts.
+        # Extensions or text as bytes are off the default path, behind one test ("special").
+        self._batch_settings = (
+            self._mask_bit,
+            budget.batch_frame,
+            batch_first_bytes(claimed_rsv),
+            transformed,
+            transformed or text_as_bytes,
+            validate_utf8,
+            "strict" if validate_utf8 else "replace",
+        )
         #: What is not parsed yet: a bytearray, or the bytes fed (or a view of them).
         self.buf: bytes | bytearray | memoryview = b""
         #: How long ``buf`` must be before parsing can get anywhere (0: unknown).
@@ -120,7 +128,7 @@ class FrameReader:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add received bytes (never empty); check them if a text frame waits (see rules)."""
         buf = self.buf
-        if self.waiting_text is not None:
+        if self.waiting_text is not None and self.deferred is None:
             try:
                 self.waiting_text.check(data, len(buf))
             except RemoteProtocolError as exc:
@@ -137,7 +145,8 @@ class FrameReader:
 
     def drop(self, size: int) -> None:
         """Forget the first *size* bytes received (and what was known of the next frame)."""
-        self.wanted = 0
+        # Next comes a header (2 bytes at least) or the rest of a payload; an error waits at once.
+        self.wanted = 0 if self.deferred is not None else 1 if self.in_frame else 2
         self.waiting_text = None
         buf = self.buf
         if type(buf) is bytearray:
@@ -278,14 +287,7 @@ class FrameReader:
         """
         buf = self.buf
         size = len(buf)
-        mask_bit = self._mask_bit
-        limit = self._budget.batch_frame
-        errors = "strict" if self._strict else "replace"
-        firsts = self._batch_firsts
-        transformed = self._transformed
-        # Extensions or text as bytes: off the default path, behind one test.
-        special = transformed or self._text_as_bytes
-        strict = self._strict
+        mask_bit, limit, firsts, transformed, special, strict, errors = self._batch_settings
         pos = 0
         while size - pos >= 2 and len(ready) < BATCH:
             first = buf[pos]
