@@ -221,8 +221,12 @@ class ArrivingText:
         """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
         offset = position - self._start
         if len(data) == 1 and self._decoder is None and offset >= 0:
-            if offset < self._end - self._start:  # past the end, it belongs to the next frame
-                self._check_byte(data[0] ^ (self._mask[offset & 3] if self._mask else 0))
+            if offset >= self._end - self._start:  # past the end, it belongs to the next frame
+                return
+            byte = data[0] ^ (self._mask[offset & 3] if self._mask else 0)
+            if byte < 0x80 and not self._needed:  # the common case, inline
+                return
+            self._check_byte(byte)
             return
         # Only the payload: the header's last bytes may come first, the next frame after.
         first = max(-offset, 0)
