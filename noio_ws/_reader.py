@@ -137,6 +137,10 @@ class FrameReader:
         if not buf:
             # Immutable bytes are parsed where they are, without a copy.
             self.buf = data if type(data) is bytes else bytearray(data)
+        elif len(data) >= len(buf) and type(data) is bytes:
+            # A chunk after a remainder: joined as bytes, the quickest to slice frames
+            # from (and, as the chunk is the larger, each byte is copied at most twice).
+            self.buf = b"".join((buf, data))
         elif type(buf) is bytearray:
             buf += data
         else:
