@@ -27,7 +27,7 @@ from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Close, Event, Signal
 from ._limits import Budget, check_limits
 from ._reader import FrameReader
-from ._state import MAY_SEND_MESSAGE, RECEIVING, Input, State, next_state
+from ._state import MAY_SEND_MESSAGE, RECEIVING, TRANSITIONS, Input, State, next_state
 from ._writer import FrameWriter
 from .extensions._base import Extension, claims
 
@@ -254,11 +254,12 @@ class Connection:
     # -------------------------------------------------------------------- state
 
     def _move(self, action: Input) -> None:
-        """The one place the state changes, as the table in ``_state.py`` says."""
-        after = next_state(self._state, action)
-        if after is None:
-            raise self._refusal(action)
-        self._state = after
+        """The one place the state changes, as the table in ``_state.py`` says.
+
+        Callers have made sure *action* may happen now (sends ask ``next_state()``
+        first; receiving stops at the peer's Close).
+        """
+        self._state = TRANSITIONS[self._state, action]
 
     def _refusal(self, action: Input) -> LocalProtocolError:
         return LocalProtocolError(f"cannot {action.value.replace('-', ' ')} in state {self._state.name}")

@@ -240,13 +240,14 @@ class ArrivingText:
         self._decoder.check(piece, False)
 
     def _check_byte(self, byte: int) -> None:
+        """One byte that is not ASCII, or that continues a character."""
         if self._needed:
             if not self._low <= byte <= self._high:
                 self._fail(byte)
             self._needed -= 1
             self._low, self._high = 0x80, 0xBF
             self._char = self._char + bytes((byte,)) if self._needed else b""
-        elif byte >= 0x80:
+        else:
             rule = _LEADS[byte]
             if rule is None:
                 self._fail(byte)

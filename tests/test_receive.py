@@ -245,6 +245,17 @@ def test_a_byte_at_a_time_fails_at_the_first_invalid_byte(role: Role, bad: bytes
     assert info.value.close_code == 1007
 
 
+def test_eof_inside_a_waiting_frame_is_1006() -> None:
+    conn = server()
+    conn.receive_data(frame(0x81, b"hello", mask=M)[:8])
+    assert conn.next_event() is Signal.NEED_DATA
+    conn.receive_data(b"")
+    event = conn.next_event()
+    assert isinstance(event, Close)
+    assert event.code == 1006
+    assert conn.state is State.CLOSED
+
+
 def test_a_waiting_text_frame_ends_where_the_next_frame_begins() -> None:
     """Bytes past the waiting frame belong to the next frame: they are not checked as its text."""
     first, second = frame(0x81, b"abc", mask=M), frame(0x82, b"\xff\xfe", mask=M)
