@@ -154,11 +154,14 @@ class Connection:
 
     def _events(self) -> Iterator[Event]:
         ready = self._ready
+        reader = self._reader
         while True:
             if ready:
                 # What next_event() would do with a parsed-ahead message, inline.
                 yield ready.popleft()
                 continue
+            if len(reader.buf) < reader.wanted and not reader.eof:
+                return  # next_event() would say NEED_DATA: its first test, inline
             event = self.next_event()
             if isinstance(event, Signal):
                 return

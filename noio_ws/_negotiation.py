@@ -80,6 +80,7 @@ class _Configured(enum.Enum):
 #: ``accept()``'s default: the subprotocol chosen from the server's configuration.
 CONFIGURED = _Configured.CONFIGURED
 
+
 class ConnectionOptions(TypedDict, total=False):
     """The keyword options of ``noio_ws.Connection`` a driver passes on."""
 

@@ -296,6 +296,7 @@ class FrameReader:
         buf = self.buf
         size = len(buf)
         mask_bit, limit, firsts, transformed, special, strict, errors = self._batch_settings
+        inline_below = _XOR_INLINE_BELOW
         pos = 0
         while size - pos >= 2 and len(ready) < BATCH:
             first = buf[pos]
@@ -323,7 +324,7 @@ class FrameReader:
             # Always bytes (a slice of a view would not be): its decode() is the fastest.
             if not mask_bit:
                 payload = bytes(buf[start:end])
-            elif length < _XOR_INLINE_BELOW:
+            elif length < inline_below:
                 # Pure Python: _mask.apply_mask_python's XOR of two integers, without the call.
                 key = bytes(buf[start - 4 : start]) * ((length >> 2) + 1)
                 payload = (
