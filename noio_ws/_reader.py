@@ -33,7 +33,7 @@ from ._codes import CONTINUATION, TEXT, Role
 from ._errors import RemoteProtocolError
 from ._events import BinaryMessage, EncodedTextMessage, Event, TextMessage
 from ._frame import parse_header
-from ._frame_rules import batch_first_bytes, control_event, valid_first_bytes, why_invalid
+from ._frame_rules import control_event, first_bytes
 from ._limits import Budget
 from ._mask import ACCELERATED, apply_mask
 from ._utf8 import ArrivingText
@@ -62,12 +62,10 @@ class FrameReader:
     __slots__ = (
         "_batch_settings",
         "_budget",
-        "_claimed_rsv",
-        "_custom_opcodes",
+        "_first_bytes",
         "_mask_bit",
         "_strict",
         "_transformed",
-        "_valid_first_bytes",
         "_wait_whole",
         "buf",
         "deferred",
@@ -93,21 +91,18 @@ class FrameReader:
         validate_utf8: bool,
         text_as_bytes: bool,
     ) -> None:
-        self._claimed_rsv = claimed_rsv
-        self._custom_opcodes = custom_opcodes
-        self._valid_first_bytes = valid_first_bytes(claimed_rsv, tuple(sorted(custom_opcodes.items())))
+        self._first_bytes = rules = first_bytes(claimed_rsv, custom_opcodes)
         self._mask_bit = 0x80 if role is Role.SERVER else 0  # section 5.1: clients mask, servers do not
         self._budget = budget
         self._transformed = transformed  # extensions decode whole frames
-        # Short frames wait to be whole, unless each piece is to be delivered as it comes.
-        self._wait_whole = 0 if stream_messages else WAIT_WHOLE
+        self._wait_whole = 0 if stream_messages else WAIT_WHOLE  # streamed: pieces as they come
         self._strict = validate_utf8
-        # What batch() needs, in one tuple: a message may come alone, so its set-up counts.
-        # Extensions or text as bytes are off the default path, behind one test ("special").
+        # What batch() needs, in one tuple (a message may come alone: its set-up counts);
+        # extensions or text as bytes are off the default path, behind one test.
         self._batch_settings = (
             self._mask_bit,
             budget.batch_frame,
-            batch_first_bytes(claimed_rsv),
+            rules.batch,
             transformed,
             transformed or text_as_bytes,
             validate_utf8,
@@ -142,8 +137,7 @@ class FrameReader:
             # Immutable bytes are parsed where they are, without a copy.
             self.buf = data if type(data) is bytes else bytearray(data)
         elif len(data) >= len(buf) and type(data) is bytes:
-            # A chunk after a remainder: joined as bytes, the quickest to slice frames
-            # from (and, as the chunk is the larger, each byte is copied at most twice).
+            # A chunk after a remainder: joined as bytes, quickest to slice (copied at most twice).
             self.buf = b"".join((buf, data))
         elif type(buf) is bytearray:
             buf += data
@@ -186,10 +180,9 @@ class FrameReader:
             if available < 2:
                 self.wanted = 2
                 return None
-            first = buf[0]
-            second = buf[1]
-            if first not in self._valid_first_bytes:
-                raise RemoteProtocolError(why_invalid(first, self._claimed_rsv, self._custom_opcodes))
+            first, second = buf[0], buf[1]
+            if first not in self._first_bytes.valid:
+                raise RemoteProtocolError(self._first_bytes.why_invalid(first))
             if second & 0x80 != self._mask_bit:
                 raise RemoteProtocolError(
                     "unmasked frame from the client" if self._mask_bit else "masked frame from the server"
@@ -216,35 +209,30 @@ class FrameReader:
                     return None
                 header_size, length, mask = header
             end = header_size + length
-            if opcode & 0x08:
-                if available < end:
-                    self.wanted = end
-                    return None
-                return control_event(
-                    assembler.decode(first, self._take(header_size, end, mask)), self._strict
-                )
+            used = 0
             # Section 5.4: a continuation continues a message, and only it may.
             if opcode == CONTINUATION:
                 if not assembler.opcode:
                     raise RemoteProtocolError("continuation frame without a message to continue")
                 used = assembler.size
-            elif assembler.opcode:
+            elif assembler.opcode and not opcode & 0x08:
                 raise RemoteProtocolError("new data frame inside a fragmented message")
-            else:
-                used = 0
-            self._budget.check_header(length, used)
-            if self._transformed:
+            if not opcode & 0x08:
+                self._budget.check_header(length, used)
+            if opcode & 0x08 or self._transformed:  # taken whole
                 if available < end:
                     self.wanted = end
                     return None
-                event = assembler.whole_frame(first, self._take(header_size, end, mask))
+                payload = self._take(header_size, end, mask)
+                if opcode & 0x08:
+                    return control_event(assembler.decode(first, payload), self._strict)
+                event = assembler.whole_frame(first, payload)
                 if event is not None:
                     return event
                 continue
             if available < end and opcode and length <= self._wait_whole:
-                # A short frame that starts a message waits to be taken whole (by the
-                # batch loop, if it is a whole message); its text is checked meanwhile,
-                # to fail at the first invalid byte all the same (section 8.1).
+                # A short frame starting a message waits to be whole (for the batch loop); its
+                # text is checked meanwhile, to fail at the first invalid byte (section 8.1).
                 self.wanted = end
                 if opcode == TEXT and self._strict:
                     self.waiting_text = ArrivingText(header_size, end, mask)

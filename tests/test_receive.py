@@ -140,6 +140,15 @@ def test_valid_events_come_before_the_error() -> None:
 # --- control frames (section 5.5) ---------------------------------------------------
 
 
+def test_size_limits_apply_to_data_frames_only() -> None:
+    """A Ping, Pong or Close is under 126 bytes by section 5.5; the message limits are not theirs."""
+    wire = frame(0x89, b"p" * 100, mask=M) + frame(0x88, b"\x03\xe8" + b"r" * 100, mask=M)
+    for limit in (0, 10):
+        events, code = outcome(wire, max_frame_size=limit, max_message_size=limit)
+        assert events == [Ping(b"p" * 100), Close(1000, "r" * 100)]
+        assert code is None
+
+
 def test_control_frame_payload_limit_decided_from_header() -> None:
     conn = server()
     conn.receive_data(frame(0x89, b"x" * 126, mask=M)[:4])  # header only, no payload

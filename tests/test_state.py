@@ -139,9 +139,9 @@ def test_only_closing_inputs_move_the_state() -> None:
     # The connection writes the state only for these (Connection._move); the rest are checks.
     moving = {event for (before, event), after in TRANSITIONS.items() if after is not before}
     assert moving <= MOVING
-    assert MOVING == {Input.SEND_CLOSE, Input.RECV_CLOSE, Input.RECV_EOF, Input.RECV_ERROR}
-    assert RECEIVING == {State.OPEN, State.LOCAL_CLOSING}
-    assert MAY_SEND_MESSAGE == {State.OPEN, State.REMOTE_CLOSING}
+    assert {Input.SEND_CLOSE, Input.RECV_CLOSE, Input.RECV_EOF, Input.RECV_ERROR} == MOVING
+    assert {State.OPEN, State.LOCAL_CLOSING} == RECEIVING
+    assert {State.OPEN, State.REMOTE_CLOSING} == MAY_SEND_MESSAGE
 
 
 def test_binary_message_in_every_state_is_the_same_input() -> None:
