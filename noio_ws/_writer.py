@@ -35,6 +35,7 @@ from ._events import (
 )
 from ._frame import Frame, frame_buffers, pack_medium_header, pack_short_header, serialize, split_frames
 from ._limits import NO_LIMIT
+from ._mask import apply_mask
 from ._utf8 import Utf8Validator, is_valid_utf8
 from .extensions._base import Extension, OpcodeKind
 
@@ -76,8 +77,8 @@ class FrameWriter:
         self._masking = role is Role.CLIENT  # section 5.1: clients mask
         self._split_at = NO_LIMIT if max_send_frame_size is None else max_send_frame_size
         self._splitting = max_send_frame_size is not None
-        # Frames go out as they are given: no mask, no encoder, no splitting.
-        self._plain = not self._masking and not extensions and max_send_frame_size is None
+        # Frames go out as they are given, but for the client's mask: no encoder, no splitting.
+        self._plain = not extensions and max_send_frame_size is None
         self._mask_key_source = mask_key_source
         self._mask_pool = b""
         self._mask_pos = 0
@@ -122,14 +123,19 @@ class FrameWriter:
             self._check_continuation(opcode)
             wire = self.frame_bytes(CONTINUATION, payload, event.final)
         elif self._plain and event.final:
-            # Unmasked, untransformed, never split: serialize(), inline for the common sizes.
+            # Untransformed, never split, whole (nothing to remember): serialize(), inline
+            # for the common sizes.
             size = len(payload)
+            if self._masking:
+                if size < 126:
+                    key = self._mask_key()
+                    return pack_short_header(opcode | 0x80, 0x80 | size) + key + apply_mask(payload, key)
+                return serialize(opcode | 0x80, payload, self._mask_key())
             if size < 126:
-                wire = pack_short_header(opcode | 0x80, size) + payload
-            elif size < 0x10000:
-                wire = pack_medium_header(opcode | 0x80, 126, size) + payload
-            else:
-                wire = serialize(opcode | 0x80, payload, None)
+                return pack_short_header(opcode | 0x80, size) + payload
+            if size < 0x10000:
+                return pack_medium_header(opcode | 0x80, 126, size) + payload
+            return serialize(opcode | 0x80, payload, None)
         else:
             wire = self.frame_bytes(opcode, payload, event.final)
         self.sending = 0 if event.final else opcode
