@@ -52,6 +52,7 @@ from noio_ws._headers import (
     parse_protocol_list,
     parse_token_list,
 )
+from noio_ws._reader import WAIT_WHOLE
 from noio_ws.extensions import PerMessageDeflate, PerMessageDeflateFactory
 from noio_ws.handshake import ServerHandshake
 
@@ -195,7 +196,20 @@ def _check_event(conn: Connection, event: Event, before: State) -> None:
         assert conn.state is before
 
 
-def _pull(conn: Connection, outcome: Outcome, *, extension_buffer: int) -> bool:
+def buffer_bound(*, extensions: bool, stream: bool) -> int:
+    """Most bytes the receive buffer may hold when the connection answers NEED_DATA.
+
+    With extensions, one frame waits whole (the limit, deflate's allowance, a
+    14-byte header). Without, a partial header or a control frame (125 + 14), or
+    a short data frame starting a message that waits to be whole when messages
+    are delivered whole (``WAIT_WHOLE`` and its header).
+    """
+    if extensions:
+        return LIMIT + (LIMIT >> 11) + 64 + 14
+    return 125 + 14 if stream else WAIT_WHOLE + 14
+
+
+def _pull(conn: Connection, outcome: Outcome, *, bound: int) -> bool:
     """Pull every event now available; False once the connection will give nothing more."""
     while True:
         before = conn.state
@@ -225,9 +239,7 @@ def _pull(conn: Connection, outcome: Outcome, *, extension_buffer: int) -> bool:
             assert conn.next_event() is Signal.CLOSED
             return False
         if event is Signal.NEED_DATA:
-            # Without extensions nothing but a partial header or a partial
-            # control frame waits in the buffer; with them, one partial frame.
-            assert len(conn._buf) <= extension_buffer, len(conn._buf)
+            assert len(conn._reader.buf) <= bound, len(conn._reader.buf)
             assert conn.state in (State.OPEN, State.LOCAL_CLOSING)
             return True
         if event is Signal.CLOSED:
@@ -236,8 +248,9 @@ def _pull(conn: Connection, outcome: Outcome, *, extension_buffer: int) -> bool:
             return False
         assert isinstance(event, Event)
         _check_event(conn, event, before)
-        if conn._msg_io is not None:  # the message being assembled, with the room reserved for it
-            assert len(conn._msg_io.getbuffer()) <= LIMIT
+        message = conn._assembler._buffer  # the message being assembled, with the room reserved for it
+        if message is not None:
+            assert len(message.getbuffer()) <= LIMIT
         outcome.add(event, LIMIT)
 
 
@@ -255,21 +268,19 @@ def _receive(
         validate_utf8=not flags & LENIENT,
         mask_key_source=lambda: b"\x00\x00\x00\x00",
     )
-    # One frame may wait whole when extensions are in use (limit plus deflate's
-    # allowance, and a 14-byte header); else at most a 139-byte control frame.
-    extension_buffer = LIMIT + (LIMIT >> 11) + 64 + 14 if deflate else 125 + 14
+    bound = buffer_bound(extensions=deflate, stream=stream)
     if flags & CLOSE_FIRST:
         conn.send(Close(1000))
     outcome = Outcome()
     going = True
     for piece in pieces:
         conn.receive_data(piece)
-        going = _pull(conn, outcome, extension_buffer=extension_buffer)
+        going = _pull(conn, outcome, bound=bound)
         if not going:
             break
     if going and flags & EOF_AT_END:
         conn.receive_data(b"")
-        assert not _pull(conn, outcome, extension_buffer=extension_buffer)
+        assert not _pull(conn, outcome, bound=bound)
         assert isinstance(outcome.events[-1], Close) or outcome.error is not None
     return outcome, conn
 
@@ -353,13 +364,13 @@ def handshake_server(data: bytes) -> None:
     wire_101, conn = server.accept()
     assert wire_101.startswith(b"HTTP/1.1 101 "), wire_101[:40]
     outcome = Outcome()
-    extension_buffer = LIMIT + (LIMIT >> 11) + 64 + 14 if conn.extensions else 125 + 14
-    going = _pull(conn, outcome, extension_buffer=extension_buffer)
+    bound = buffer_bound(extensions=bool(conn.extensions), stream=bool(flags & STREAM))
+    going = _pull(conn, outcome, bound=bound)
     for piece in pieces:  # what arrives after the handshake, EOF included
         if not going:
             break
         conn.receive_data(piece)
-        going = _pull(conn, outcome, extension_buffer=extension_buffer)
+        going = _pull(conn, outcome, bound=bound)
 
 
 # ------------------------------------------------------------------ headers
