@@ -189,8 +189,7 @@ class FrameReader:
                 )
             opcode = first & 0x0F
             length = second & 0x7F
-            if length < 126:
-                # Short header, inline: most frames take this path.
+            if length < 126:  # a short header, inline: most frames take this path
                 if second & 0x80:
                     if available < 6:
                         self.wanted = 6
@@ -205,7 +204,8 @@ class FrameReader:
             else:
                 header = parse_header(buf)
                 if header is None:
-                    self.wanted = (4 if length == 126 else 10) + (4 if second & 0x80 else 0)
+                    field_end = 4 if length == 126 else 10  # judged once whole, before the key
+                    self.wanted = field_end if available < field_end else field_end + 4
                     return None
                 header_size, length, mask = header
             end = header_size + length

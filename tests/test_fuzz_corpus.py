@@ -22,18 +22,10 @@ CORPUS = FUZZ / "corpus"
 KEPT = sorted(path for path in CORPUS.glob("*/*") if path.is_file())
 #: What fuzz/README.rst promises about the corpus's size, all targets together.
 MOST_BYTES = 2 << 20
-# Since 4c9046a a header whose length field breaks section 5.2 (not the shortest
-# form, or the 64-bit form's top bit set) fails with 1002 when it arrives in one
-# read, but waits for the mask key when it arrives in pieces (1006 at EOF).
-_LENGTH_FIELD = "a bad length field is judged only when the header is whole, not in pieces"
-#: Kept inputs the code fails today, and why: strict xfails, so a fix shows up.
-KNOWN_FAILURES = {
-    "frames_server/2f390f54ba0dce94b6c2462063897cbd9b226e34": _LENGTH_FIELD,
-    "frames_server/897263b60842ff01a8ee6b4fe83e12c19764bf76": _LENGTH_FIELD,
-    "frames_deflate_server/2c7a116ed0ad7c3b68f2fa511be615577d7525fa": _LENGTH_FIELD,
-    "frames_deflate_server/b1f39331bb17e5f405eb20afe2f996808a6e3f59": _LENGTH_FIELD,
-    "frames_deflate_server/ef9a271e6ffec04854a9c6991dfe9181c4b08f8e": _LENGTH_FIELD,
-}
+#: Kept inputs the code fails today, and why: strict xfails, so a fix shows up. (The five
+#: kept since 4c9046a, a bad length field judged only with the masking key, pass since
+#: the reader judges the field as soon as it is whole.)
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _replay_case(path: Path) -> object:

@@ -254,6 +254,19 @@ def test_a_byte_at_a_time_fails_at_the_first_invalid_byte(role: Role, bad: bytes
     assert info.value.close_code == 1007
 
 
+@pytest.mark.parametrize("header", [b"\x81\xfe\x00\x05", b"\x82\xff" + (5).to_bytes(8, "big")])
+def test_a_bad_length_field_fails_as_soon_as_it_is_whole(header: bytes) -> None:
+    """Section 5.2: judged when its last byte arrives, before the masking key, whatever the pieces."""
+    conn = server()
+    for byte in header[:-1]:
+        conn.receive_data(bytes((byte,)))
+        assert conn.next_event() is Signal.NEED_DATA
+    conn.receive_data(header[-1:])
+    with pytest.raises(RemoteProtocolError) as info:
+        conn.next_event()
+    assert info.value.close_code == 1002
+
+
 def test_eof_inside_a_waiting_frame_is_1006() -> None:
     conn = server()
     conn.receive_data(frame(0x81, b"hello", mask=M)[:8])
