@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from ._assembler import MessageAssembler
-from ._codes import CloseCode, Role
+from ._codes import CLOSE, PING, PONG, CloseCode, Role
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Close, Event, Signal
 from ._limits import Budget, check_limits
@@ -268,4 +268,5 @@ class Connection:
         return LocalProtocolError(f"cannot {action.value.replace('-', ' ')} in state {self._state.name}")
 
 
-_CONTROL_INPUTS = {0x8: Input.SEND_CLOSE, 0x9: Input.SEND_PING, 0xA: Input.SEND_PONG}
+# What sending each control opcode is to the state table (custom ones: SEND_CONTROL).
+_CONTROL_INPUTS = {CLOSE: Input.SEND_CLOSE, PING: Input.SEND_PING, PONG: Input.SEND_PONG}

@@ -48,7 +48,7 @@ BATCH = 64  # events parsed ahead at most: bounds what a batch holds
 # Without the accelerator, the batch loop unmasks short payloads inline (a call
 # is a large part of the cost of a small frame); the compiled helper is faster still.
 _XOR_INLINE_BELOW = 0 if ACCELERATED else 4096
-from_bytes = int.from_bytes
+_from_bytes = int.from_bytes
 # Data frames this short that start a message wait until they are whole (when
 # messages are delivered whole), rather than being taken piece by piece: a peer
 # that sends a byte at a time then costs a comparison per byte, not a pass
@@ -316,7 +316,7 @@ class FrameReader:
                 # Pure Python: _mask.apply_mask_python's XOR of two integers, without the call.
                 key = bytes(buf[start - 4 : start]) * ((length >> 2) + 1)
                 payload = (
-                    from_bytes(buf[start:end], "little") ^ from_bytes(key[:length], "little")
+                    _from_bytes(buf[start:end], "little") ^ _from_bytes(key[:length], "little")
                 ).to_bytes(length, "little")
             else:
                 payload = apply_mask(buf[start:end], buf[start - 4 : start])
