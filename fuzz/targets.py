@@ -26,6 +26,7 @@ import random
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ from noio_ws import (
     State,
     TextMessage,
 )
+from noio_ws import _reader as reader_module
 from noio_ws._codes import is_valid_close_code
 from noio_ws._headers import (
     format_extension_list,
@@ -53,6 +55,7 @@ from noio_ws._headers import (
     parse_token_list,
 )
 from noio_ws._reader import WAIT_WHOLE
+from noio_ws._utf8 import ArrivingTextPython
 from noio_ws.extensions import PerMessageDeflate, PerMessageDeflateFactory
 from noio_ws.handshake import ServerHandshake
 
@@ -289,6 +292,17 @@ def _comparable(outcome: Outcome) -> tuple[list[Event], int | None]:
     return outcome.events, outcome.error
 
 
+@contextmanager
+def _pure_python_reader() -> Iterator[None]:
+    """The reader with its pure-Python pieces instead of the compiled ones, for one block."""
+    saved = reader_module.ArrivingText
+    reader_module.ArrivingText = ArrivingTextPython
+    try:
+        yield
+    finally:
+        reader_module.ArrivingText = saved
+
+
 def fuzz_frames(data: bytes, role: Role, deflate: bool) -> None:
     """The receive path: only RemoteProtocolError, bounded buffers, and the same
     outcome whatever the chunking and the delivery mode."""
@@ -297,6 +311,11 @@ def fuzz_frames(data: bytes, role: Role, deflate: bool) -> None:
     flags, seed, wire = data[0], data[1], data[2:]
     stream = bool(flags & STREAM)
     chunked, _ = _receive(role, deflate, flags, chunks(wire, seed), stream=stream)
+    if reader_module.ArrivingText is not ArrivingTextPython:
+        # The compiled pieces of the receive path against the pure-Python reference (issue 16).
+        with _pure_python_reader():
+            reference, _ = _receive(role, deflate, flags, chunks(wire, seed), stream=stream)
+        assert _comparable(chunked) == _comparable(reference), (chunked, reference)
     if seed or stream:
         # The reference: the whole wire at once, whole messages.
         whole, _ = _receive(role, deflate, flags, chunks(wire, 0), stream=False)

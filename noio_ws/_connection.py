@@ -179,7 +179,7 @@ class Connection:
             size = len(reader.buf)
             if size < reader.wanted and not reader.eof:
                 return Signal.NEED_DATA  # too short to get anywhere: the byte-at-a-time case
-            if size > 1 and not reader.in_frame and not self._assembler.opcode:
+            if size >= reader.whole_at and not reader.in_frame and not self._assembler.opcode:
                 reader.batch(ready, self._assembler)
         if ready:
             # Only whole data messages are batched, and a message leaves the state as it is.

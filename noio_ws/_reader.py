@@ -15,28 +15,27 @@ Rules of this module:
   a peer that sends a byte at a time costs a comparison per byte.
 - ``bytes`` given to ``feed()`` are parsed where they are, with no copy; a
   ``bytearray`` is kept only while a frame is incomplete.
-- ``batch()`` is the fast path: runs of whole one-frame data messages, parsed in one
-  loop. It only accepts: on any doubt (a control frame, a fragment, an incomplete
-  frame, a header rule broken, text that is not UTF-8) it stops, and ``parse()``
-  deals with the frame after the events queued before it. The every-split tests
-  check that both paths agree.
+- ``batch()`` is the fast path (``_batch.py``): runs of whole one-frame data
+  messages, parsed in one loop; ``parse()`` takes whatever it leaves. It is
+  worth a try once the buffer holds ``whole_at`` bytes: the first frame's end
+  when its header said so, else the shortest frame there can be.
 - It knows nothing of the connection's state: the connection stops feeding it after
   the peer's Close or a failure.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING
 
+from ._batch import take_batch
 from ._codes import CONTINUATION, TEXT, Role
 from ._errors import RemoteProtocolError
-from ._events import BinaryMessage, EncodedTextMessage, Event, TextMessage
+from ._events import Event
 from ._frame import parse_header
 from ._frame_rules import control_event, first_bytes
 from ._limits import Budget
-from ._mask import ACCELERATED, apply_mask
-from ._utf8 import ArrivingText
+from ._mask import apply_mask
+from ._utf8 import ArrivingText, TextCheck
 from .extensions._base import OpcodeKind
 
 if TYPE_CHECKING:
@@ -44,11 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FrameReader"]
 
-BATCH = 64  # events parsed ahead at most: bounds what a batch holds
-# Without the accelerator, the batch loop unmasks short payloads inline (a call
-# is a large part of the cost of a small frame); the compiled helper is faster still.
-_XOR_INLINE_BELOW = 0 if ACCELERATED else 4096
-_from_bytes = int.from_bytes
 # Data frames this short that start a message wait until they are whole (when
 # messages are delivered whole), rather than being taken piece by piece: a peer
 # that sends a byte at a time then costs a comparison per byte, not a pass
@@ -60,13 +54,14 @@ class FrameReader:
     """The receive buffer, the frame whose payload is arriving, and the header rules."""
 
     __slots__ = (
-        "_batch_settings",
         "_budget",
         "_first_bytes",
         "_mask_bit",
+        "_shortest",
         "_strict",
         "_transformed",
         "_wait_whole",
+        "batch_settings",
         "buf",
         "deferred",
         "eof",
@@ -77,6 +72,7 @@ class FrameReader:
         "in_frame",
         "waiting_text",
         "wanted",
+        "whole_at",
     )
 
     def __init__(
@@ -99,7 +95,7 @@ class FrameReader:
         self._strict = validate_utf8
         # What batch() needs, in one tuple (a message may come alone: its set-up counts);
         # extensions or text as bytes are off the default path, behind one test.
-        self._batch_settings = (
+        self.batch_settings = (
             self._mask_bit,
             budget.batch_frame,
             rules.batch,
@@ -112,8 +108,10 @@ class FrameReader:
         self.buf: bytes | bytearray | memoryview = b""
         #: How long ``buf`` must be before parsing can get anywhere (0: unknown).
         self.wanted = 0
+        #: How long ``buf`` must be before its first frame can be whole: for ``batch()``.
+        self.whole_at = self._shortest = 6 if self._mask_bit else 2
         #: A short text frame waiting to be whole: its payload is checked as it arrives.
-        self.waiting_text: ArrivingText | None = None
+        self.waiting_text: TextCheck | None = None
         self.eof = False
         #: An error the batch loop found behind the events it queued.
         self.deferred: RemoteProtocolError | None = None
@@ -127,13 +125,16 @@ class FrameReader:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Add received bytes (never empty); check them if a text frame waits (see rules)."""
         buf = self.buf
-        if self.waiting_text is not None and self.deferred is None:
+        if self.waiting_text is not None:
             try:
                 self.waiting_text.check(data, len(buf))
             except RemoteProtocolError as exc:
                 self.deferred = exc
                 self.wanted = 0
-        if not buf:
+                self.waiting_text = None
+        if type(buf) is bytearray and len(data) < 512:
+            buf += data  # a frame is incomplete and bytes trickle in: the per-call path
+        elif not buf:
             # Immutable bytes are parsed where they are, without a copy.
             self.buf = data if type(data) is bytes else bytearray(data)
         elif len(data) >= len(buf) and type(data) is bytes:
@@ -149,6 +150,7 @@ class FrameReader:
         """Forget the first *size* bytes received (and what was known of the next frame)."""
         # Next comes a header (2 bytes at least) or the rest of a payload; an error waits at once.
         self.wanted = 0 if self.deferred is not None else 1 if self.in_frame else 2
+        self.whole_at = self._shortest
         self.waiting_text = None
         buf = self.buf
         if type(buf) is bytearray:
@@ -191,11 +193,9 @@ class FrameReader:
             length = second & 0x7F
             if length < 126:  # a short header, inline: most frames take this path
                 if second & 0x80:
-                    if available < 6:
-                        self.wanted = 6
-                        return None
                     header_size = 6
-                    mask: bytes | None = bytes(buf[2:6])
+                    # The frame is judged before its key is in: the key has no rules.
+                    mask: bytes | None = bytes(buf[2:6]) if available > 5 else None
                 else:
                     header_size = 2
                     mask = None
@@ -233,10 +233,13 @@ class FrameReader:
             if available < end and opcode and length <= self._wait_whole:
                 # A short frame starting a message waits to be whole (for the batch loop); its
                 # text is checked meanwhile, to fail at the first invalid byte (section 8.1).
-                self.wanted = end
+                self.wanted = self.whole_at = end
                 if opcode == TEXT and self._strict:
-                    self.waiting_text = ArrivingText(header_size, end, mask)
+                    self.waiting_text = ArrivingText(header_size, end, self._mask_bit)
                     self.waiting_text.check(buf, 0)
+                return None
+            if available < header_size:  # a streamed frame's key
+                self.wanted = header_size
                 return None
             self.drop(header_size)
             if opcode:
@@ -274,85 +277,4 @@ class FrameReader:
         self.drop(end)
         return payload
 
-    def batch(self, ready: deque[Event], assembler: MessageAssembler) -> None:
-        """Queue the whole one-frame data messages at the head of the buffer in *ready*.
-
-        Up to ``BATCH`` events, and the bytes they came from are removed at once.
-        With extensions, frames are decoded here; a decoder's error is kept in
-        ``deferred`` for ``parse()`` to raise after the queued events.
-        """
-        buf = self.buf
-        size = len(buf)
-        mask_bit, limit, firsts, transformed, special, strict, errors = self._batch_settings
-        inline_below = _XOR_INLINE_BELOW
-        pos = 0
-        while size - pos >= 2 and len(ready) < BATCH:
-            first = buf[pos]
-            if first not in firsts:
-                break
-            second = buf[pos + 1]
-            length = second & 0x7F
-            if second & 0x80 != mask_bit or length == 127:
-                break
-            start = pos + 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = buf[start] << 8 | buf[start + 1]
-                start += 2
-                if length < 126:
-                    break
-            if length > limit:
-                break
-            if mask_bit:
-                start += 4
-            end = start + length
-            if end > size:
-                break
-            # Always bytes (a slice of a view would not be): its decode() is the fastest.
-            if not mask_bit:
-                payload = bytes(buf[start:end])
-            elif length < inline_below:
-                # Pure Python: _mask.apply_mask_python's XOR of two integers, without the call.
-                key = bytes(buf[start - 4 : start]) * ((length >> 2) + 1)
-                payload = (
-                    _from_bytes(buf[start:end], "little") ^ _from_bytes(key[:length], "little")
-                ).to_bytes(length, "little")
-            else:
-                payload = apply_mask(buf[start:end], buf[start - 4 : start])
-            message: Event | None
-            if special:
-                if transformed:
-                    try:
-                        message = assembler.whole_frame(first, payload)
-                    except RemoteProtocolError as exc:
-                        # Nothing after it will be parsed: drop the rest.
-                        self.deferred = exc
-                        pos = size
-                        break
-                    if message is None:  # a decoder left the message unfinished
-                        pos = end
-                        break
-                elif first == 0x81:  # text as bytes
-                    if strict and not payload.isascii():
-                        # Batched frames are under 64 KiB: one decode is the fastest
-                        # check, and its str goes at once.
-                        try:
-                            payload.decode()
-                        except UnicodeDecodeError:
-                            break
-                    message = EncodedTextMessage(payload, True, strict)
-                else:
-                    message = BinaryMessage(payload)
-            elif first == 0x81:
-                try:
-                    text = payload.decode("utf-8", errors)
-                except UnicodeDecodeError:
-                    break
-                message = TextMessage(text)
-            else:
-                message = BinaryMessage(payload)
-            ready.append(message)
-            pos = end
-        if pos:
-            self.drop(pos)
+    batch = take_batch

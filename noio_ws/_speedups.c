@@ -1,9 +1,10 @@
-/* Optional accelerator for noio_ws: masking (RFC 6455 section 5.3) in C.
+/* Optional accelerator for noio_ws: masking (RFC 6455 section 5.3), and the
+ * check of a text frame's payload as its bytes arrive (section 8.1), in C.
  *
- * The pure-Python implementation in _frame.py is the reference and is always
- * available; this module only has to give the same answers faster. setup.py
- * builds it when a compiler is present, and NOIO_WS_PURE_PYTHON=1 makes the
- * package ignore it.
+ * The pure-Python implementations (_mask.py, _utf8.ArrivingTextPython) are the
+ * reference and are always available; this module only has to give the same
+ * answers faster (tests/test_speedups.py compares them). setup.py builds it when
+ * a compiler is present, and NOIO_WS_PURE_PYTHON=1 makes the package ignore it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -151,6 +152,235 @@ apply_mask_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* ------------------------------------------------------------ ArrivingText */
+
+/* The check of a text frame's payload as it arrives, byte by byte if need be:
+   a walk of the UTF-8 grammar (RFC 3629 section 4) over the unmasked bytes.
+   On an invalid byte, the words of the error come from Python
+   (noio_ws._utf8.invalid_sequence), so both builds say the same. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t start;       /* where the payload begins in the buffer */
+    Py_ssize_t end;         /* and where it ends */
+    unsigned char key[4];   /* learnt as it passes, in the four bytes before the payload */
+    int masked;
+    int needed;             /* continuation bytes the begun character still needs */
+    unsigned char low;      /* the range the next of them must fall in */
+    unsigned char high;
+    unsigned char chr[4];   /* the begun character's bytes so far */
+    int chr_len;
+} ArrivingTextObject;
+
+static PyObject *
+arriving_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Py_ssize_t start, end;
+    int masked;
+    ArrivingTextObject *self;
+
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "ArrivingText() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "nnp:ArrivingText", &start, &end, &masked)) {
+        return NULL;
+    }
+    self = (ArrivingTextObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->start = start;
+    self->end = end;
+    self->masked = masked;
+    self->low = 0x80;
+    self->high = 0xBF;
+    return (PyObject *)self;
+}
+
+static void
+arriving_dealloc(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);  /* instances of a heap type hold a reference to it */
+}
+
+/* Raise what noio_ws._utf8.invalid_sequence() makes of *seq*. */
+static void
+raise_invalid(const unsigned char *seq, Py_ssize_t size)
+{
+    PyObject *module, *error = NULL;
+
+    module = PyImport_ImportModule("noio_ws._utf8");
+    if (module != NULL) {
+        error = PyObject_CallMethod(module, "invalid_sequence", "y#", (const char *)seq, size);
+        Py_DECREF(module);
+    }
+    if (error != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(error);
+    }
+}
+
+PyDoc_STRVAR(arriving_check_doc,
+"check(data, position, /)\n--\n\n"
+"Check *data*, received at *position* in the buffer; 1007 at an invalid byte.");
+
+static PyObject *
+arriving_check(ArrivingTextObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    const unsigned char *data;
+    Py_ssize_t size, position, offset, first, stop, k;
+    int held = 0;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "check() takes 2 arguments");
+        return NULL;
+    }
+    position = PyLong_AsSsize_t(args[1]);
+    if (position == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyBytes_CheckExact(args[0])) {  /* what a transport gives: no buffer to hold */
+        data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+        size = PyBytes_GET_SIZE(args[0]);
+    }
+    else {
+        if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        held = 1;
+        data = view.buf;
+        size = view.len;
+    }
+    /* Only the payload: the header's last bytes may come first, the next frame after. */
+    offset = position - self->start;
+    first = offset < 0 ? -offset : 0;
+    stop = self->end - position;
+    if (stop > size) {
+        stop = size;
+    }
+    if (self->masked && offset < 0) {
+        for (k = first > 4 ? first - 4 : 0; k < first && k < size; k++) {
+            self->key[offset + k + 4] = data[k];
+        }
+    }
+    for (k = first; k < stop; k++) {
+        unsigned char byte = data[k] ^ (self->masked ? self->key[(offset + k) & 3] : 0);
+        if (self->needed) {
+            if (byte < self->low || byte > self->high) {
+                goto invalid;
+            }
+            self->low = 0x80;
+            self->high = 0xBF;
+            if (--self->needed) {
+                self->chr[self->chr_len++] = byte;
+            }
+            else {
+                self->chr_len = 0;
+            }
+            continue;
+        }
+        if (byte < 0x80) {
+            continue;
+        }
+        if (byte >= 0xC2 && byte <= 0xDF) {
+            self->needed = 1;
+        }
+        else if (byte >= 0xE0 && byte <= 0xEF) {
+            self->needed = 2;
+            if (byte == 0xE0) {
+                self->low = 0xA0;  /* no overlong forms */
+            }
+            else if (byte == 0xED) {
+                self->high = 0x9F;  /* no surrogates */
+            }
+        }
+        else if (byte >= 0xF0 && byte <= 0xF4) {
+            self->needed = 3;
+            if (byte == 0xF0) {
+                self->low = 0x90;
+            }
+            else if (byte == 0xF4) {
+                self->high = 0x8F;  /* nothing above U+10FFFF */
+            }
+        }
+        else {
+            goto invalid;
+        }
+        self->chr[0] = byte;
+        self->chr_len = 1;
+    }
+    if (held) {
+        PyBuffer_Release(&view);
+    }
+    Py_RETURN_NONE;
+
+invalid:
+    {
+        /* The begun character, the invalid byte and what follows it in this piece
+           (the decoder's words may depend on them); at most 7 bytes. */
+        unsigned char seq[8];
+        Py_ssize_t used = self->chr_len, j;
+        memcpy(seq, self->chr, (size_t)used);
+        for (j = k; j < stop && j < k + 4; j++) {
+            seq[used++] = data[j] ^ (self->masked ? self->key[(offset + j) & 3] : 0);
+        }
+        if (held) {
+            PyBuffer_Release(&view);
+        }
+        raise_invalid(seq, used);
+        return NULL;
+    }
+}
+
+static PyMethodDef arriving_methods[] = {
+    {"check", (PyCFunction)(void (*)(void))arriving_check, METH_FASTCALL, arriving_check_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(arriving_doc,
+"ArrivingText(start, end, masked, /)\n--\n\n"
+"The check of a text frame's payload (buffer[start:end], masked with the key in\n"
+"buffer[start - 4:start] if *masked*) as it arrives in a buffer, before the frame\n"
+"is whole.");
+
+static PyType_Slot arriving_slots[] = {
+    {Py_tp_new, arriving_new},
+    {Py_tp_dealloc, arriving_dealloc},
+    {Py_tp_methods, arriving_methods},
+    {Py_tp_doc, (void *)arriving_doc},
+    {0, NULL},
+};
+
+static PyType_Spec arriving_spec = {
+    "noio_ws._speedups.ArrivingText",
+    sizeof(ArrivingTextObject),
+    0,
+    Py_TPFLAGS_DEFAULT,
+    arriving_slots,
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    PyObject *type = PyType_FromSpec(&arriving_spec);
+    if (type == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObject(module, "ArrivingText", type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, speedups_exec},
+    {0, NULL},
+};
+
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL, apply_mask_doc},
     {"apply_mask_into", (PyCFunction)(void (*)(void))apply_mask_into, METH_FASTCALL, apply_mask_into_doc},
@@ -160,9 +390,10 @@ static PyMethodDef speedups_methods[] = {
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "noio_ws._speedups",
-    "Optional C accelerator for noio_ws (masking).",
+    "Optional C accelerator for noio_ws (masking, text checked as it arrives).",
     0,
     speedups_methods,
+    speedups_slots,
 };
 
 PyMODINIT_FUNC

@@ -21,12 +21,23 @@ Rules of this module:
 from __future__ import annotations
 
 import codecs
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, Protocol
 
 from ._errors import RemoteProtocolError
-from ._mask import apply_mask
+from ._mask import ACCELERATED, apply_mask
 
-__all__ = ["ArrivingText", "Utf8Decoder", "Utf8Validator", "decode_text", "incomplete_tail", "is_valid_utf8"]
+__all__ = [
+    "ArrivingText",
+    "ArrivingTextPython",
+    "TextCheck",
+    "Utf8Decoder",
+    "Utf8Validator",
+    "decode_text",
+    "incomplete_tail",
+    "invalid_sequence",
+    "is_valid_utf8",
+]
 
 # Second-byte ranges that differ from the usual 80-BF (RFC 3629 section 4).
 _SECOND_BYTE = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
@@ -195,20 +206,42 @@ def _continuations(lead: int) -> tuple[int, int, int] | None:
 _LEADS = {lead: _continuations(lead) for lead in range(0x80, 0x100)}
 
 
-class ArrivingText:
+def invalid_sequence(sequence: bytes) -> RemoteProtocolError:
+    """The error for text made invalid by *sequence*: a begun character, its invalid byte, what followed.
+
+    The decoder's own words, so every check of arriving text says the same.
+    """
+    try:
+        Utf8Decoder().check(sequence, False)
+    except RemoteProtocolError as exc:
+        return exc
+    raise AssertionError(f"{sequence.hex(' ')} is not invalid UTF-8")  # pragma: no cover
+
+
+class TextCheck(Protocol):
+    """What the reader needs of an ``ArrivingText``, compiled or not."""
+
+    def check(self, data: bytes | bytearray | memoryview, position: int, /) -> None:
+        """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
+
+
+class ArrivingTextPython:
     """The check of a text frame's payload as it arrives in a buffer, before the frame is whole.
 
     A byte at a time, it walks the UTF-8 grammar itself (a few comparisons, no
     call); pieces of several bytes go to a ``Utf8Decoder``, which then takes over.
-    An invalid byte raises what the decoder would say about it.
+    An invalid byte raises what the decoder would say about it. The accelerator's
+    ``ArrivingText`` walks the grammar over every piece and must agree with this
+    one, error words included (``tests/test_speedups.py``).
     """
 
     __slots__ = ("_char", "_decoder", "_end", "_high", "_low", "_mask", "_needed", "_start")
 
-    def __init__(self, start: int, end: int, mask: bytes | None) -> None:
+    def __init__(self, start: int, end: int, masked: int) -> None:
         self._start = start  # where the payload begins in the buffer, and ends
         self._end = end
-        self._mask = mask
+        # The key is learnt as it passes, in the four bytes before the payload.
+        self._mask = bytearray(4) if masked else None
         self._decoder: Utf8Decoder | None = None  # from the first piece of several bytes not ASCII
         # The character begun byte by byte: its bytes so far, how many are still
         # needed, and the range the next one must fall in.
@@ -230,6 +263,9 @@ class ArrivingText:
             return
         # Only the payload: the header's last bytes may come first, the next frame after.
         first = max(-offset, 0)
+        if self._mask is not None and offset < 0:
+            for index in range(max(-offset - 4, 0), min(first, len(data))):
+                self._mask[offset + index + 4] = data[index]
         with memoryview(data) as view, view[first : max(self._end - position, first)] as payload:
             piece = bytes(payload) if self._mask is None else apply_mask(payload, self._mask, offset + first)
         if self._decoder is None:
@@ -256,5 +292,12 @@ class ArrivingText:
 
     def _fail(self, byte: int) -> NoReturn:
         """Raise the decoder's own words about the character that *byte* makes impossible."""
-        Utf8Decoder().check(self._char + bytes((byte,)), False)
-        raise AssertionError("unreachable: the decoder accepted an impossible byte")  # pragma: no cover
+        raise invalid_sequence(self._char + bytes((byte,)))
+
+
+#: ``ArrivingText(start, end, masked)``: the compiled one when the accelerator is used.
+ArrivingText: Callable[[int, int, int], TextCheck] = ArrivingTextPython
+if ACCELERATED:  # pragma: no branch - one side per build; CI runs both
+    from ._speedups import ArrivingText as _CompiledArrivingText
+
+    ArrivingText = _CompiledArrivingText

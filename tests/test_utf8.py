@@ -124,11 +124,11 @@ def _first_failure(check_each: Callable[[bytes], None], data: bytes) -> tuple[in
 @given(st.binary(max_size=40), st.binary(min_size=4, max_size=4), st.booleans())
 def test_arriving_text_fails_where_the_decoder_fails(payload: bytes, key: bytes, masked: bool) -> None:
     """Byte by byte, the grammar walk fails at the same byte, with the same words, as the decoder."""
-    header = 6
-    mask = key if masked else None
-    arriving = ArrivingText(header, header + len(payload), mask)
+    header = b"\x81\xa8" + key if masked else b"\x81\x28"
+    arriving = ArrivingText(len(header), len(header) + len(payload), masked)
+    arriving.check(header, 0)  # the key is learnt from the header
     wire = apply_mask(payload, key) if masked else payload
-    position = [header]
+    position = [len(header)]
 
     def arrive(byte: bytes) -> None:
         arriving.check(byte, position[0])
@@ -145,7 +145,7 @@ def test_arriving_text_in_pieces_fails_at_the_first_piece_that_makes_it_invalid(
     """Pieces of any size, with the header before the payload and the next frame after it."""
     header, after = b"\x81\xfe\x00\x00" + key, b"\x81\x85next!"
     wire = header + apply_mask(payload, key) + after
-    arriving = ArrivingText(len(header), len(header) + len(payload), key)
+    arriving = ArrivingText(len(header), len(header) + len(payload), True)
 
     def prefix_fails(end: int) -> bool:
         """Whether the payload bytes in wire[:end] cannot begin valid UTF-8."""
