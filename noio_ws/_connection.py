@@ -106,6 +106,8 @@ class Connection:
             role, self._extensions, custom_opcodes, max_send_frame_size, mask_key_source
         )
         self._state = State.OPEN
+        # Derived from the state, in step with it (see _move()): one attribute test per call.
+        self._receiving = self._may_send = True
         self._error: RemoteProtocolError | None = None
         # Whole one-frame messages the reader parsed ahead (see FrameReader.batch).
         self._ready: deque[Event] = deque()
@@ -142,7 +144,7 @@ class Connection:
             return
         if reader.eof:
             raise LocalProtocolError("receive_data() called after EOF")
-        if self._state in RECEIVING:
+        if self._receiving:
             reader.feed(data)
 
     def events(self) -> Iterator[Event]:
@@ -184,7 +186,7 @@ class Connection:
         if ready:
             # Only whole data messages are batched, and a message leaves the state as it is.
             return ready.popleft()
-        if self._state in RECEIVING:
+        if self._receiving:
             # An empty buffer completes nothing, except a frame whose payload is empty.
             if reader.buf or reader.in_frame or reader.deferred is not None:
                 try:
@@ -221,7 +223,7 @@ class Connection:
         Raises ``LocalProtocolError`` (and changes nothing) if *event* may not be
         sent now, or is malformed.
         """
-        if self._state in MAY_SEND_MESSAGE:
+        if self._may_send:
             wire = self._writer.message(event)
             if wire is not None:
                 return wire
@@ -241,7 +243,7 @@ class Connection:
         writer = self._writer
         if not writer.is_message(event):
             return [self._send_control(event)]
-        if self._state not in MAY_SEND_MESSAGE:
+        if not self._may_send:
             raise self._refusal(Input.SEND_MESSAGE)
         return writer.message_buffers(event)
 
@@ -262,7 +264,9 @@ class Connection:
         Callers have made sure *action* may happen now (sends ask ``next_state()``
         first; receiving stops at the peer's Close).
         """
-        self._state = TRANSITIONS[self._state, action]
+        self._state = state = TRANSITIONS[self._state, action]
+        self._receiving = state in RECEIVING
+        self._may_send = state in MAY_SEND_MESSAGE
 
     def _refusal(self, action: Input) -> LocalProtocolError:
         return LocalProtocolError(f"cannot {action.value.replace('-', ' ')} in state {self._state.name}")

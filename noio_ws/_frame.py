@@ -6,7 +6,8 @@ Rules of this module:
   length field, and rejects the encodings section 5.2 forbids whatever they mean.
 - Lengths are always written in their shortest form (section 5.2).
 - ``Frame`` is the unit extensions transform; the fast paths never build one.
-- Masking itself is ``_mask.py``'s.
+- Masking itself is ``_mask.py``'s. ``serialize()`` is the accelerator's when it
+  is used (one allocation per frame); ``serialize_python()`` is the reference.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._errors import RemoteProtocolError
-from ._mask import apply_mask
+from ._mask import ACCELERATED, apply_mask
 
 __all__ = [
     "Frame",
@@ -25,6 +26,7 @@ __all__ = [
     "pack_short_header",
     "parse_header",
     "serialize",
+    "serialize_python",
     "split_frames",
 ]
 
@@ -108,7 +110,9 @@ def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes |
     return size + 4, length, bytes(buf[size : size + 4])
 
 
-def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None) -> bytes:
+def serialize_python(
+    first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None, /
+) -> bytes:
     """A whole frame: header, then the payload, masked with *mask_key* if given.
 
     The length always takes its shortest form (section 5.2).
@@ -125,6 +129,11 @@ def serialize(first_byte: int, payload: bytes | bytearray | memoryview, mask_key
     if mask_key is None:
         return header + payload
     return header + mask_key + apply_mask(payload, mask_key)
+
+
+serialize = serialize_python
+if ACCELERATED:  # pragma: no branch - one side per build; CI runs both
+    from ._speedups import serialize
 
 
 def _header(first_byte: int, size: int, mask_bit: int) -> bytes:

@@ -1,7 +1,9 @@
-/* Optional accelerator for noio_ws: masking (RFC 6455 section 5.3), and the
- * check of a text frame's payload as its bytes arrive (section 8.1), in C.
+/* Optional accelerator for noio_ws, in C: masking (RFC 6455 section 5.3),
+ * whole frames built in one allocation, and the check of a text frame's
+ * payload as its bytes arrive (section 8.1).
  *
- * The pure-Python implementations (_mask.py, _utf8.ArrivingTextPython) are the
+ * The pure-Python implementations (_mask.py, _frame.serialize_python,
+ * _utf8.ArrivingTextPython) are the
  * reference and are always available; this module only has to give the same
  * answers faster (tests/test_speedups.py compares them). setup.py builds it when
  * a compiler is present, and NOIO_WS_PURE_PYTHON=1 makes the package ignore it.
@@ -149,6 +151,91 @@ apply_mask_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyBuffer_Release(&key);
     PyBuffer_Release(&data);
     PyBuffer_Release(&target);
+    return result;
+}
+
+/* -------------------------------------------------------------- serialize */
+
+PyDoc_STRVAR(serialize_doc,
+"serialize(first_byte, payload, mask_key, /)\n--\n\n"
+"A whole frame: header, then the payload, masked with *mask_key* if not None.\n"
+"The length always takes its shortest form (section 5.2).");
+
+static PyObject *
+serialize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer payload, key;
+    unsigned char *out;
+    Py_ssize_t size, header;
+    long first;
+    int masked;
+    PyObject *result;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "serialize() takes 3 arguments");
+        return NULL;
+    }
+    first = PyLong_AsLong(args[0]);
+    if (first == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (first < 0 || first > 0xFF) {
+        PyErr_SetString(PyExc_ValueError, "the first byte must be in range(256)");
+        return NULL;
+    }
+    masked = args[2] != Py_None;
+    if (masked) {
+        if (PyObject_GetBuffer(args[2], &key, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        if (key.len != 4) {
+            PyBuffer_Release(&key);
+            PyErr_SetString(PyExc_ValueError, "the mask key must be 4 bytes");
+            return NULL;
+        }
+    }
+    if (PyObject_GetBuffer(args[1], &payload, PyBUF_SIMPLE) < 0) {
+        if (masked) {
+            PyBuffer_Release(&key);
+        }
+        return NULL;
+    }
+    size = payload.len;
+    header = (size < 126 ? 2 : size < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
+    result = PyBytes_FromStringAndSize(NULL, header + size);
+    if (result != NULL) {
+        out = (unsigned char *)PyBytes_AS_STRING(result);
+        out[0] = (unsigned char)first;
+        if (size < 126) {
+            out[1] = (unsigned char)size;
+        }
+        else if (size < 0x10000) {
+            out[1] = 126;
+            out[2] = (unsigned char)(size >> 8);
+            out[3] = (unsigned char)size;
+        }
+        else {
+            uint64_t length = (uint64_t)size;
+            out[1] = 127;
+            for (int j = 0; j < 8; j++) {
+                out[2 + j] = (unsigned char)(length >> (56 - 8 * j));
+            }
+        }
+        if (masked) {
+            out[1] |= 0x80;
+            memcpy(out + header - 4, key.buf, 4);
+            if (mask_into(out + header, &payload, &key, 0) < 0) {
+                Py_CLEAR(result);
+            }
+        }
+        else {
+            memcpy(out + header, payload.buf, (size_t)size);
+        }
+    }
+    PyBuffer_Release(&payload);
+    if (masked) {
+        PyBuffer_Release(&key);
+    }
     return result;
 }
 
@@ -384,6 +471,7 @@ static PyModuleDef_Slot speedups_slots[] = {
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL, apply_mask_doc},
     {"apply_mask_into", (PyCFunction)(void (*)(void))apply_mask_into, METH_FASTCALL, apply_mask_into_doc},
+    {"serialize", (PyCFunction)(void (*)(void))serialize, METH_FASTCALL, serialize_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,9 @@ def apply_mask_into(
     offset: int = 0,
     /,
 ) -> None: ...
+def serialize(
+    first_byte: int, payload: bytes | bytearray | memoryview, mask_key: bytes | None, /
+) -> bytes: ...
 
 class ArrivingText:
     def __init__(self, start: int, end: int, masked: int, /) -> None: ...

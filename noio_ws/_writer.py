@@ -33,9 +33,8 @@ from ._events import (
     Pong,
     TextMessage,
 )
-from ._frame import Frame, frame_buffers, pack_medium_header, pack_short_header, serialize, split_frames
+from ._frame import Frame, frame_buffers, pack_short_header, serialize, split_frames
 from ._limits import NO_LIMIT
-from ._mask import apply_mask
 from ._utf8 import Utf8Validator, is_valid_utf8
 from .extensions._base import Extension, OpcodeKind
 
@@ -45,6 +44,10 @@ MessageEvent = TextMessage | BinaryMessage | EncodedTextMessage | ExtensionMessa
 _MAX_CONTROL_PAYLOAD = 125  # section 5.5
 _MAX_CLOSE_REASON = _MAX_CONTROL_PAYLOAD - 2
 _MASK_POOL = 256  # bytes of mask keys drawn at once: one system call per 64 frames
+# The headers of whole unmasked text and binary frames under 126 bytes, by opcode and size.
+_SHORT_HEADERS = {
+    opcode: tuple(pack_short_header(0x80 | opcode, size) for size in range(126)) for opcode in (TEXT, BINARY)
+}
 
 
 class FrameWriter:
@@ -123,18 +126,12 @@ class FrameWriter:
             self._check_continuation(opcode)
             wire = self.frame_bytes(CONTINUATION, payload, event.final)
         elif self._plain and event.final:
-            # Untransformed, never split, whole (nothing to remember): serialize(), inline
-            # for the common sizes.
-            size = len(payload)
+            # Untransformed, never split, whole (nothing to remember): serialize(), but
+            # for the commonest frames, whose header is looked up rather than packed.
             if self._masking:
-                if size < 126:
-                    key = self._mask_key()
-                    return pack_short_header(opcode | 0x80, 0x80 | size) + key + apply_mask(payload, key)
                 return serialize(opcode | 0x80, payload, self._mask_key())
-            if size < 126:
-                return pack_short_header(opcode | 0x80, size) + payload
-            if size < 0x10000:
-                return pack_medium_header(opcode | 0x80, 126, size) + payload
+            if len(payload) < 126 and opcode < 3:
+                return _SHORT_HEADERS[opcode][len(payload)] + payload
             return serialize(opcode | 0x80, payload, None)
         else:
             wire = self.frame_bytes(opcode, payload, event.final)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from noio_ws import Connection, RemoteProtocolError, Role, State
 from noio_ws import _reader as reader_module
+from noio_ws._frame import serialize_python
 from noio_ws._mask import apply_mask
 from noio_ws._utf8 import ArrivingTextPython
 from noio_ws.testing import feed_chunks
@@ -90,6 +91,32 @@ def test_arriving_text_refuses_bad_arguments() -> None:
         check.check(b"a")
     with pytest.raises(TypeError):
         check.check("text", 0)
+
+
+_SIZES = st.sampled_from([0, 1, 125, 126, 127, 0xFFFF, 0x10000, 0x10001]) | st.integers(0, 300)
+
+
+@given(
+    st.integers(0, 255),
+    _SIZES,
+    st.sampled_from([bytes, bytearray, memoryview]),
+    st.none() | st.binary(min_size=4, max_size=4),
+)
+def test_serialize_matches_the_reference(first: int, size: int, kind: type, key: bytes | None) -> None:
+    """Every length form (section 5.2), masked or not, from any buffer."""
+    payload = kind(bytes(range(256)) * (size // 256) + bytes(range(size % 256)))
+    assert speedups.serialize(first, payload, key) == serialize_python(first, payload, key)
+
+
+def test_serialize_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="4 bytes"):
+        speedups.serialize(0x81, b"abc", b"abc")
+    with pytest.raises(ValueError, match="range"):
+        speedups.serialize(256, b"abc", None)
+    with pytest.raises(TypeError):
+        speedups.serialize(0x81, "text", None)
+    with pytest.raises(TypeError):
+        speedups.serialize(0x81, b"abc")
 
 
 @contextmanager
