@@ -31,7 +31,11 @@ __all__ = ["BATCH", "take_batch"]
 BATCH = 64  # events parsed ahead at most: bounds what a batch holds
 # Without the accelerator, the batch loop unmasks short payloads inline (a call
 # is a large part of the cost of a small frame); the compiled helper is faster still.
-_XOR_INLINE_BELOW = 0 if ACCELERATED else 4096
+# The key repeated over n bytes is an integer: the key's times _REPEATS[n] (its
+# copies do not overlap, so nothing carries), cut to n bytes by _LOW[n].
+_XOR_INLINE_BELOW = 0 if ACCELERATED else 256
+_REPEATS = [sum(1 << 32 * copy for copy in range((n + 3) // 4)) for n in range(_XOR_INLINE_BELOW)]
+_LOW = [(1 << 8 * n) - 1 for n in range(_XOR_INLINE_BELOW)]
 _from_bytes = int.from_bytes
 
 
@@ -47,7 +51,9 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
     mask_bit, limit, firsts, transformed, special, strict, errors = self.batch_settings
     inline_below = _XOR_INLINE_BELOW
     pos = 0
-    while size - pos >= 2 and len(ready) < BATCH:
+    room = BATCH - len(ready)
+    whole_at = 0  # where the first frame left ends, if it is known to be incomplete
+    while size - pos >= 2 and room:
         first = buf[pos]
         if first not in firsts:
             break
@@ -69,16 +75,15 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
             start += 4
         end = start + length
         if end > size:
+            whole_at = end - pos
             break
         # Always bytes (a slice of a view would not be): its decode() is the fastest.
         if not mask_bit:
             payload = bytes(buf[start:end])
         elif length < inline_below:
-            # Pure Python: _mask.apply_mask_python's XOR of two integers, without the call.
-            key = bytes(buf[start - 4 : start]) * ((length >> 2) + 1)
-            payload = (_from_bytes(buf[start:end], "little") ^ _from_bytes(key[:length], "little")).to_bytes(
-                length, "little"
-            )
+            # Pure Python: an XOR of two integers, without a call.
+            key = _from_bytes(buf[start - 4 : start], "little") * _REPEATS[length] & _LOW[length]
+            payload = (_from_bytes(buf[start:end], "little") ^ key).to_bytes(length, "little")
         else:
             payload = apply_mask(buf[start:end], buf[start - 4 : start])
         message: Event | None
@@ -114,6 +119,9 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
         else:
             message = BinaryMessage(payload)
         ready.append(message)
+        room -= 1
         pos = end
     if pos:
         self.drop(pos)
+    if whole_at:
+        self.whole_at = whole_at  # parse() takes it from here: no second try
