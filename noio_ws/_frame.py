@@ -76,10 +76,11 @@ Frame.__init__ = _frame_init  # type: ignore[method-assign]
 def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes | None] | None:
     """Decode the length and mask key of the header at the start of *buf*.
 
-    Returns ``(header_size, payload_length, mask_key)``, where the mask key is
-    None for an unmasked frame, or None until the whole header has
-    arrived. Raises 1002 for a length that is not minimally encoded or whose
-    64-bit form has its most significant bit set (section 5.2: both MUST).
+    Returns None until the length field has arrived, then ``(header_size,
+    payload_length, mask_key)``, where the mask key is None for an unmasked
+    frame, or until the whole header has arrived (the header size counts it).
+    Raises 1002 for a length that is not minimally encoded or whose 64-bit form
+    has its most significant bit set (section 5.2: both MUST).
     """
     available = len(buf)
     if available < 2:
@@ -105,9 +106,7 @@ def parse_header(buf: bytes | bytearray | memoryview) -> tuple[int, int, bytes |
         size = 10
     if not second & 0x80:
         return size, length, None
-    if available < size + 4:
-        return None
-    return size + 4, length, bytes(buf[size : size + 4])
+    return size + 4, length, bytes(buf[size : size + 4]) if available >= size + 4 else None
 
 
 def serialize_python(

@@ -9,7 +9,8 @@ Rules of this module:
   piece by piece as it arrives, except that a short one (``WAIT_WHOLE``) starting a
   message delivered whole waits here to be whole; its text is checked as its bytes
   arrive, in ``feed()``, so it still fails at the first invalid byte (the error is
-  raised by the next ``parse()``). Extensions transform whole frames, so with them
+  raised by the next ``parse()``; the bytes that make the frame whole are checked by
+  parsing it, in the same ``next_event()``). Extensions transform whole frames, so with them
   a data frame waits here whole. Control frames always wait whole (at most 125 bytes).
 - ``wanted`` says how long the buffer must be before parsing can get anywhere, so
   a peer that sends a byte at a time costs a comparison per byte.
@@ -203,9 +204,8 @@ class FrameReader:
                 raise RemoteProtocolError("control frame with a payload over 125 bytes")  # section 5.5
             else:
                 header = parse_header(buf)
-                if header is None:
-                    field_end = 4 if length == 126 else 10  # judged once whole, before the key
-                    self.wanted = field_end if available < field_end else field_end + 4
+                if header is None:  # judged once the length field is whole, before the key
+                    self.wanted = 4 if length == 126 else 10
                     return None
                 header_size, length, mask = header
             end = header_size + length

@@ -328,7 +328,9 @@ raise_invalid(const unsigned char *seq, Py_ssize_t size)
 
 PyDoc_STRVAR(arriving_check_doc,
 "check(data, position, /)\n--\n\n"
-"Check *data*, received at *position* in the buffer; 1007 at an invalid byte.");
+"Check *data*, received at *position* in the buffer; 1007 at an invalid byte.\n"
+"Data that makes the frame whole is not checked: the parse that follows checks\n"
+"the whole frame.");
 
 static PyObject *
 arriving_check(ArrivingTextObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -357,6 +359,13 @@ arriving_check(ArrivingTextObject *self, PyObject *const *args, Py_ssize_t nargs
         held = 1;
         data = view.buf;
         size = view.len;
+    }
+    if (position + size >= self->end) {
+        /* The frame is whole: the parse that follows checks it. */
+        if (held) {
+            PyBuffer_Release(&view);
+        }
+        Py_RETURN_NONE;
     }
     /* Only the payload: the header's last bytes may come first, the next frame after. */
     offset = position - self->start;

@@ -222,7 +222,7 @@ class TextCheck(Protocol):
     """What the reader needs of an ``ArrivingText``, compiled or not."""
 
     def check(self, data: bytes | bytearray | memoryview, position: int, /) -> None:
-        """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
+        """Check *data*, received at *position* in the buffer, unless it makes the frame whole."""
 
 
 class ArrivingTextPython:
@@ -251,10 +251,18 @@ class ArrivingTextPython:
         self._high = 0xBF
 
     def check(self, data: bytes | bytearray | memoryview, position: int) -> None:
-        """Check *data*, received at *position* in the buffer; 1007 at an invalid byte."""
+        """Check *data*, received at *position* in the buffer; 1007 at an invalid byte.
+
+        Data that makes the frame whole is not checked: the parse that follows checks
+        the whole frame.
+        """
+        if position + len(data) >= self._end:
+            return
         offset = position - self._start
-        if len(data) == 1 and self._decoder is None and offset >= 0:
-            if offset >= self._end - self._start:  # past the end, it belongs to the next frame
+        if len(data) == 1 and self._decoder is None:
+            if offset < 0:  # a header byte: the key's is kept
+                if offset >= -4 and self._mask is not None:
+                    self._mask[offset + 4] = data[0]
                 return
             byte = data[0] ^ (self._mask[offset & 3] if self._mask else 0)
             if byte < 0x80 and not self._needed:  # the common case, inline

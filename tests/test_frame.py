@@ -28,11 +28,22 @@ def test_rfc_6455_section_5_7_examples() -> None:
     assert serialize(0x82, bytes(65536), None)[:10] == bytes.fromhex("827f0000000000010000")
 
 
-@pytest.mark.parametrize(
-    "wire", [b"", b"\x81", b"\x81\x7e", b"\x81\x7e\x00", b"\x81\x7f" + bytes(7), b"\x81\x85\x00\x00\x00"]
-)
-def test_incomplete_headers(wire: bytes) -> None:
+@pytest.mark.parametrize("wire", [b"", b"\x81", b"\x81\x7e", b"\x81\x7e\x00", b"\x81\x7f" + bytes(7)])
+def test_incomplete_length_fields(wire: bytes) -> None:
     assert parse_header(wire) is None
+
+
+@pytest.mark.parametrize(
+    ("wire", "header"),
+    [
+        (b"\x81\x85\x00\x00\x00", (6, 5, None)),
+        (b"\x81\xfe\x01\x00", (8, 256, None)),
+        (b"\x81\xff" + (1 << 16).to_bytes(8, "big") + b"\x01\x02\x03", (14, 1 << 16, None)),
+    ],
+)
+def test_a_key_on_its_way_is_none(wire: bytes, header: tuple[int, int, None]) -> None:
+    """The frame can be judged before its key is in: its size and length are known."""
+    assert parse_header(wire) == header
 
 
 @pytest.mark.parametrize(
