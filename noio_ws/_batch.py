@@ -15,6 +15,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ _XOR_INLINE_BELOW = 0 if ACCELERATED else 256
 _REPEATS = [sum(1 << 32 * copy for copy in range((n + 3) // 4)) for n in range(_XOR_INLINE_BELOW)]
 _LOW = [(1 << 8 * n) - 1 for n in range(_XOR_INLINE_BELOW)]
 _from_bytes = int.from_bytes
+_UNTIL_PARSED = sys.maxsize
 
 
 def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembler) -> None:
@@ -52,7 +54,9 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
     inline_below = _XOR_INLINE_BELOW
     pos = 0
     room = BATCH - len(ready)
-    whole_at = 0  # where the first frame left ends, if it is known to be incomplete
+    # When the loop stops at a frame it will not take, no batch is tried again until
+    # parse() has taken that frame, or until it is whole if that was all it lacked.
+    whole_at = _UNTIL_PARSED
     while size - pos >= 2 and room:
         first = buf[pos]
         if first not in firsts:
@@ -121,7 +125,9 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
         ready.append(message)
         room -= 1
         pos = end
+    else:
+        whole_at = 0  # out of bytes or of room, not stopped by a frame
     if pos:
         self.drop(pos)
     if whole_at:
-        self.whole_at = whole_at  # parse() takes it from here: no second try
+        self.whole_at = whole_at

@@ -19,7 +19,8 @@ Rules of this module:
 - ``batch()`` is the fast path (``_batch.py``): runs of whole one-frame data
   messages, parsed in one loop; ``parse()`` takes whatever it leaves. It is
   worth a try once the buffer holds ``whole_at`` bytes: the first frame's end
-  when its header said so, else the shortest frame there can be.
+  when its header said so, else the shortest frame there can be; not at all
+  while a frame it refused waits for ``parse()``.
 - It knows nothing of the connection's state: the connection stops feeding it after
   the peer's Close or a failure.
 """
