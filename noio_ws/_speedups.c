@@ -482,11 +482,9 @@ speedups_exec(PyObject *module)
     if (type == NULL) {
         return -1;
     }
-    if (PyModule_AddObject(module, "ArrivingText", type) < 0) {
-        Py_DECREF(type);
-        return -1;
-    }
-    return 0;
+    int status = PyModule_AddObjectRef(module, "ArrivingText", type);
+    Py_DECREF(type);
+    return status;
 }
 
 static PyModuleDef_Slot speedups_slots[] = {
