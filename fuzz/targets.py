@@ -48,6 +48,7 @@ from noio_ws import (
 )
 from noio_ws import _reader as reader_module
 from noio_ws._codes import is_valid_close_code
+from noio_ws._frame import serialize, serialize_python
 from noio_ws._headers import (
     format_extension_list,
     parse_extension_list,
@@ -316,6 +317,13 @@ def fuzz_frames(data: bytes, role: Role, deflate: bool) -> None:
         with _pure_python_reader():
             reference, _ = _receive(role, deflate, flags, chunks(wire, seed), stream=stream)
         assert _comparable(chunked) == _comparable(reference), (chunked, reference)
+    if serialize is not serialize_python:
+        # And of the send path: what was received, framed again both ways.
+        for event in chunked.events:
+            if isinstance(event, (TextMessage, BinaryMessage)):
+                payload = event.data.encode() if isinstance(event.data, str) else event.data
+                for key in (None, wire[-4:].rjust(4, b"\x00")):
+                    assert serialize(flags, payload, key) == serialize_python(flags, payload, key)
     if seed or stream:
         # The reference: the whole wire at once, whole messages.
         whole, _ = _receive(role, deflate, flags, chunks(wire, 0), stream=False)
