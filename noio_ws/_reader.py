@@ -242,10 +242,17 @@ class FrameReader:
             if available < header_size:  # a streamed frame's key
                 self.wanted = header_size
                 return None
-            self.drop(header_size)
             if opcode:
                 assembler.start(opcode)
             assembler.size = used + length
+            if available >= end:  # all here (a fragment, say): its payload in one piece
+                with memoryview(buf) as view:
+                    event = assembler.piece(view[header_size:end], first > 0x7F, mask, 0, 0)
+                self.drop(end)
+                if event is not None:
+                    return event
+                continue
+            self.drop(header_size)
             self.in_frame = True
             self.frame_left = length
             self.frame_done = 0
