@@ -1,4 +1,4 @@
-"""``take_batch()``: the receive fast path, ``FrameReader.batch()``.
+"""``take_batch()``: the receive fast path, between the connection and the ``FrameReader``.
 
 Runs of whole one-frame data messages at the head of the buffer, parsed in one
 loop, without the state kept between calls that ``FrameReader.parse()`` needs
@@ -41,16 +41,16 @@ _from_bytes = int.from_bytes
 _UNTIL_PARSED = sys.maxsize
 
 
-def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembler) -> None:
-    """Queue the whole one-frame data messages at the head of the buffer in *ready*.
+def take_batch(reader: FrameReader, ready: deque[Event], assembler: MessageAssembler) -> None:
+    """Queue the whole one-frame data messages at the head of *reader*'s buffer in *ready*.
 
     Up to ``BATCH`` events, and the bytes they came from are removed at once.
     With extensions, frames are decoded here; a decoder's error is kept in
     ``deferred`` for ``parse()`` to raise after the queued events.
     """
-    buf = self.buf
+    buf = reader.buf
     size = len(buf)
-    mask_bit, limit, firsts, transformed, special, strict, errors = self.batch_settings
+    mask_bit, limit, firsts, transformed, special, strict, errors = reader.batch_settings
     inline_below = _XOR_INLINE_BELOW
     pos = 0
     room = BATCH - len(ready)
@@ -97,7 +97,7 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
                     message = assembler.whole_frame(first, payload)
                 except RemoteProtocolError as exc:
                     # Nothing after it will be parsed: drop the rest.
-                    self.deferred = exc
+                    reader.deferred = exc
                     pos = size
                     break
                 if message is None:  # a decoder left the message unfinished
@@ -128,6 +128,6 @@ def take_batch(self: FrameReader, ready: deque[Event], assembler: MessageAssembl
     else:
         whole_at = 0  # out of bytes or of room, not stopped by a frame
     if pos:
-        self.drop(pos)
+        reader.drop(pos)
     if whole_at:
-        self.whole_at = whole_at
+        reader.whole_at = whole_at

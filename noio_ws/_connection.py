@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from ._assembler import MessageAssembler
+from ._batch import take_batch
 from ._codes import CLOSE, PING, PONG, CloseCode, Role
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Close, Event, Signal
@@ -182,7 +183,7 @@ class Connection:
             if size < reader.wanted and not reader.eof:
                 return Signal.NEED_DATA  # too short to get anywhere: the byte-at-a-time case
             if size >= reader.whole_at and not reader.in_frame and not self._assembler.opcode:
-                reader.batch(ready, self._assembler)
+                take_batch(reader, ready, self._assembler)
         if ready:
             # Only whole data messages are batched, and a message leaves the state as it is.
             return ready.popleft()

@@ -16,7 +16,7 @@ Rules of this module:
   a peer that sends a byte at a time costs a comparison per byte.
 - ``bytes`` given to ``feed()`` are parsed where they are, with no copy; a
   ``bytearray`` is kept only while a frame is incomplete.
-- ``batch()`` is the fast path (``_batch.py``): runs of whole one-frame data
+- ``_batch.take_batch()`` is the fast path: runs of whole one-frame data
   messages, parsed in one loop; ``parse()`` takes whatever it leaves. It is
   worth a try once the buffer holds ``whole_at`` bytes: the first frame's end
   when its header said so, else the shortest frame there can be; not at all
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._batch import take_batch
 from ._codes import CONTINUATION, TEXT, Role
 from ._errors import RemoteProtocolError
 from ._events import Event
@@ -95,7 +94,7 @@ class FrameReader:
         self._transformed = transformed  # extensions decode whole frames
         self._wait_whole = 0 if stream_messages else WAIT_WHOLE  # streamed: pieces as they come
         self._strict = validate_utf8
-        # What batch() needs, in one tuple (a message may come alone: its set-up counts);
+        # What take_batch() needs, in one tuple (a message may come alone: its set-up counts);
         # extensions or text as bytes are off the default path, behind one test.
         self.batch_settings = (
             self._mask_bit,
@@ -110,7 +109,7 @@ class FrameReader:
         self.buf: bytes | bytearray | memoryview = b""
         #: How long ``buf`` must be before parsing can get anywhere (0: unknown).
         self.wanted = 0
-        #: How long ``buf`` must be before its first frame can be whole: for ``batch()``.
+        #: How long ``buf`` must be before its first frame can be whole: for ``take_batch()``.
         self.whole_at = self._shortest = 6 if self._mask_bit else 2
         #: A short text frame waiting to be whole: its payload is checked as it arrives.
         self.waiting_text: TextCheck | None = None
@@ -284,5 +283,3 @@ class FrameReader:
             )
         self.drop(end)
         return payload
-
-    batch = take_batch

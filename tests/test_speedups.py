@@ -8,8 +8,7 @@ accelerator is not built (the pure build runs everything else).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -119,17 +118,6 @@ def test_serialize_refuses_bad_arguments() -> None:
         speedups.serialize(0x81, b"abc")
 
 
-@contextmanager
-def _pure_python_reader() -> Iterator[None]:
-    """The reader with the pure-Python pieces, for one block."""
-    saved = reader_module.ArrivingText
-    reader_module.ArrivingText = ArrivingTextPython
-    try:
-        yield
-    finally:
-        reader_module.ArrivingText = saved
-
-
 _FRAMES = st.lists(
     st.tuples(
         st.sampled_from([0x81, 0x01, 0x80, 0x82, 0x89, 0x8A, 0x88]), _NEAR_UTF8 | st.binary(max_size=300)
@@ -163,7 +151,7 @@ def test_connections_agree_with_and_without_the_compiled_pieces(
         return events, failure, conn.state
 
     compiled = run()
-    with _pure_python_reader():
+    with mock.patch.object(reader_module, "ArrivingText", ArrivingTextPython):
         reference = run()
     assert compiled == reference
     assert compiled[2] in (State.OPEN, State.FAILED, State.REMOTE_CLOSING, State.CLOSED)
