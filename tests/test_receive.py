@@ -267,6 +267,25 @@ def test_a_bad_length_field_fails_as_soon_as_it_is_whole(header: bytes) -> None:
     assert info.value.close_code == 1002
 
 
+@pytest.mark.parametrize(
+    ("header", "code"),
+    [
+        (b"\x80\x85", 1002),  # a continuation with no message to continue (section 5.4)
+        (b"\x88\xfe", 1002),  # a control frame over 125 bytes (section 5.5)
+        (b"\x82\xfe\x10\x00", 1009),  # 4 KiB, over a 1 KiB limit
+        (b"\x82\xff" + (1 << 20).to_bytes(8, "big"), 1009),
+    ],
+)
+def test_a_header_is_judged_before_its_key(header: bytes, code: int) -> None:
+    """Rules and limits are decided once the length field is in: the key has no rules."""
+    for key_bytes in range(4):  # the peer stops inside the key, or the key is not sent yet
+        conn = Connection(Role.SERVER, max_message_size=1024)
+        conn.receive_data(header + FIXED_MASK[:key_bytes])
+        with pytest.raises(RemoteProtocolError) as info:
+            conn.next_event()
+        assert info.value.close_code == code
+
+
 def test_eof_inside_a_waiting_frame_is_1006() -> None:
     conn = server()
     conn.receive_data(frame(0x81, b"hello", mask=M)[:8])
