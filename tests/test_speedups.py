@@ -8,6 +8,7 @@ accelerator is not built (the pure build runs everything else).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from unittest import mock
 
 import pytest
@@ -19,8 +20,7 @@ from noio_ws import _reader as reader_module
 from noio_ws._frame import serialize_python
 from noio_ws._mask import apply_mask
 from noio_ws._utf8 import ArrivingTextPython
-from noio_ws.testing import feed_chunks
-from noio_ws.testing.hostile import raw_frame
+from noio_ws.testing import feed_chunks, raw_frame
 
 speedups = pytest.importorskip("noio_ws._speedups")
 
@@ -39,7 +39,7 @@ _NEAR_UTF8 = st.lists(
 ).map(b"".join)
 
 
-def _outcome_of(check: object, pieces: list[tuple[bytes, int]]) -> list[Failure]:
+def _outcome_of(check: object, pieces: Sequence[tuple[bytes | bytearray | memoryview, int]]) -> list[Failure]:
     """What each piece did to *check*: None, or the error, up to the first error."""
     seen: list[Failure] = []
     for data, position in pieces:
