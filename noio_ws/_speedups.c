@@ -337,7 +337,7 @@ arriving_check(ArrivingTextObject *self, PyObject *const *args, Py_ssize_t nargs
 {
     Py_buffer view;
     const unsigned char *data;
-    Py_ssize_t size, position, offset, first, stop, k;
+    Py_ssize_t size, position, offset, first, k;
     int held = 0;
 
     if (nargs != 2) {
@@ -367,19 +367,16 @@ arriving_check(ArrivingTextObject *self, PyObject *const *args, Py_ssize_t nargs
         }
         Py_RETURN_NONE;
     }
-    /* Only the payload: the header's last bytes may come first, the next frame after. */
+    /* Only the payload: the header's last bytes may come first (the frame is not whole
+       yet, so nothing of the next frame comes after). */
     offset = position - self->start;
     first = offset < 0 ? -offset : 0;
-    stop = self->end - position;
-    if (stop > size) {
-        stop = size;
-    }
     if (self->masked && offset < 0) {
         for (k = first > 4 ? first - 4 : 0; k < first && k < size; k++) {
             self->key[offset + k + 4] = data[k];
         }
     }
-    for (k = first; k < stop; k++) {
+    for (k = first; k < size; k++) {
         unsigned char byte = data[k] ^ (self->masked ? self->key[(offset + k) & 3] : 0);
         if (self->needed) {
             if (byte < self->low || byte > self->high) {
@@ -437,7 +434,7 @@ invalid:
         unsigned char seq[8];
         Py_ssize_t used = self->chr_len, j;
         memcpy(seq, self->chr, (size_t)used);
-        for (j = k; j < stop && j < k + 4; j++) {
+        for (j = k; j < size && j < k + 4; j++) {
             seq[used++] = data[j] ^ (self->masked ? self->key[(offset + j) & 3] : 0);
         }
         if (held) {

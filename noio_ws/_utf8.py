@@ -269,12 +269,13 @@ class ArrivingTextPython:
                 return
             self._check_byte(byte)
             return
-        # Only the payload: the header's last bytes may come first, the next frame after.
+        # Only the payload: the header's last bytes may come first (the frame is not whole yet,
+        # so nothing of the next frame comes after).
         first = max(-offset, 0)
         if self._mask is not None and offset < 0:
             for index in range(max(-offset - 4, 0), min(first, len(data))):
                 self._mask[offset + index + 4] = data[index]
-        with memoryview(data) as view, view[first : max(self._end - position, first)] as payload:
+        with memoryview(data) as view, view[first:] as payload:
             piece = bytes(payload) if self._mask is None else apply_mask(payload, self._mask, offset + first)
         if self._decoder is None:
             if not self._needed and piece.isascii():
