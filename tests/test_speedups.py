@@ -71,13 +71,12 @@ def test_arriving_text_matches_the_reference(
 
 @given(_NEAR_UTF8, st.binary(min_size=4, max_size=4))
 def test_arriving_text_takes_any_buffer(payload: bytes, key: bytes) -> None:
-    """bytes, bytearray and memoryview pieces give the same answer."""
+    """bytes, bytearray and memoryview pieces give the reference's answer."""
     wire = b"\x81\xfe\x00\x00" + key + apply_mask(payload, key)
-    answers = {
-        kind.__name__: _outcome_of(speedups.ArrivingText(8, len(wire), True), [(kind(wire), 0)])
-        for kind in (bytes, bytearray, memoryview)
-    }
-    assert len({repr(answer) for answer in answers.values()}) == 1, answers
+    end = len(wire) + 1  # one byte still to come: a piece that makes the frame whole is not checked
+    expected = _outcome_of(ArrivingTextPython(8, end, True), [(wire, 0)])
+    for kind in (bytes, bytearray, memoryview):
+        assert _outcome_of(speedups.ArrivingText(8, end, True), [(kind(wire), 0)]) == expected, kind
 
 
 def test_arriving_text_refuses_bad_arguments() -> None:
